@@ -1,0 +1,158 @@
+"""The `zhidu` command line: a thin shell over the engine API; one place maps errors to exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+import engine
+from engine.errors import CaseError, Diagnostic, Location, ZhiduError
+from engine.evaluate import evaluate_case
+from engine.source import SourceMap, parse_json, read_document
+
+EXIT_CODES = """\b
+Exit codes:
+  0  success
+  1  a policy pack is invalid (validate, evaluate)
+  2  usage error (bad option or argument)
+  3  a case file is invalid
+  4  evaluation failed (for example conflicting findings)
+  5  internal error (a bug: please report it with the input)
+"""
+
+
+class ZhiduCommand(click.Command):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZhiduError as exc:
+            click.echo(str(exc), err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(engine.__version__, prog_name="zhidu")
+def main() -> None:
+    """zhidu (制度): evaluate complaint and service cases against YAML policy packs.
+
+    PACK is a pack folder, its policy.yaml, or the name of a bundled pack
+    (see `zhidu packs`).
+    """
+
+
+def command(fn: Callable[..., Any]) -> click.Command:
+    return main.command(cls=ZhiduCommand, epilog=EXIT_CODES)(fn)
+
+
+@command
+@click.argument("packs", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def validate(packs: tuple[str, ...], fmt: str) -> None:
+    """Check packs: YAML, schema, expressions and references; print every problem."""
+    import json
+
+    failed = False
+    report = []
+    for ref in packs:
+        try:
+            result = engine.compile_pack(ref)
+            diags = result.diagnostics
+        except ZhiduError as exc:
+            diags = exc.diagnostics or [Diagnostic(Location(ref), "error", str(exc))]
+        failed = failed or any(d.severity == "error" for d in diags)
+        report.extend(diags)
+        if fmt == "text":
+            for d in diags:
+                click.echo(("warning: " if d.severity == "warning" else "") + str(d), err=d.severity == "error")
+            if not any(d.severity == "error" for d in diags):
+                click.echo(f"{ref}: ok" + (f" ({len(diags)} warnings)" if diags else ""))
+    if fmt == "json":
+        click.echo(json.dumps([d.to_dict() for d in report], ensure_ascii=False, indent=2))
+    sys.exit(1 if failed else 0)
+
+
+def read_case(path: str) -> tuple[Any, SourceMap, str]:
+    """A case from a YAML/JSON file, or JSON on stdin for '-'."""
+    if path == "-":
+        data, smap, diags = parse_json(sys.stdin.read(), "<stdin>")
+        name = "<stdin>"
+    else:
+        data, smap, diags = read_document(Path(path), path)
+        name = path
+    if diags:
+        raise CaseError(diags)
+    return data, smap, name
+
+
+def parse_now(value: str | None) -> datetime | str | None:
+    return value
+
+
+@command
+@click.argument("pack")
+@click.argument("case", type=click.Path(allow_dash=True))
+@click.option("--now", help="evaluation time, ISO 8601 (default: the case's 'now', else the current time)")
+@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
+@click.option("--engine", "engine_name", type=click.Choice(list(engine.ENGINES)), default="durable", show_default=True)
+def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str) -> None:
+    """Evaluate CASE (YAML/JSON file, or - for JSON on stdin) against PACK."""
+    policy = engine.load_policy(pack)
+    data, smap, name = read_case(case)
+    moment: datetime | str | None = now
+    if moment is None and not (isinstance(data, dict) and data.get("now")):
+        # The engine has no clock; the CLI is where "now" means the current time.
+        moment = datetime.now(policy.timezone)
+    decision = evaluate_case(policy, data if isinstance(data, dict) else {}, moment, engine=engine_name, smap=smap, filename=name) if isinstance(data, dict) else _not_a_mapping(name)
+    click.echo(decision.to_json() if fmt == "json" else decision.to_text(), nl=fmt == "json")
+
+
+def _not_a_mapping(name: str) -> Any:
+    raise CaseError([Diagnostic(Location(name, 1, 1), "case-invalid", "a case must be a mapping with 'facts'")])
+
+
+@command
+def packs() -> None:
+    """List the bundled packs."""
+    for name in engine.bundled_packs():
+        policy = engine.load_policy(name)
+        click.echo(f"{name}\t{policy.version}\t{policy.title.zh}")
+
+
+@command
+@click.argument("what", type=click.Choice(["policy", "decision", "case"]))
+@click.argument("pack", required=False)
+def schema(what: str, pack: str | None) -> None:
+    """Print a JSON Schema: policy, decision, or the case schema of PACK."""
+    import json
+
+    from engine.compiler import policy_schema
+
+    if what == "policy":
+        out = policy_schema()
+    elif what == "decision":
+        out = engine.decision_schema()
+    else:
+        if not pack:
+            raise click.UsageError("'schema case' needs a PACK")
+        out = engine.load_policy(pack).case_schema()
+    click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+def run() -> None:
+    """Console-script entry point: any unexpected exception becomes exit 5 with one line, not a traceback."""
+    try:
+        main(standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence; the message names the bug
+        click.echo(f"zhidu: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(5)
+
+
+if __name__ == "__main__":
+    run()

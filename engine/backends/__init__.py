@@ -1,0 +1,26 @@
+"""Rule evaluators: each takes a layer of compiled rules and answers which of them fire."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ..policy import Policy
+
+
+class Backend(Protocol):
+    def fire(self, layer: int, facts: dict[str, Any], findings: dict[str, Any], now: datetime) -> set[str]:
+        """Ids of the rules of `layer` whose condition holds."""
+        ...
+
+
+def make_backend(engine: str, policy: Policy) -> Backend:
+    if engine == "python":
+        from .python_backend import PythonBackend
+
+        return PythonBackend(policy)
+    from .durable_adapter import DurableBackend
+
+    return DurableBackend(policy)

@@ -1,0 +1,314 @@
+"""The durable-rules backend: the only module importing `durable`; it neutralises every known trap.
+
+Traps (numbers from durable-rules-notes.md) and how this adapter answers each:
+ 1 `$or` fires once per branch          → fired rule ids are collected into a set.
+ 2 conditions of only `$nex` self-match  → every rule starts with the discriminator `__z == 1`.
+ 3 Lua-dialect regex, silent misses      → regexes never reach durable: `matches()` is computed here.
+ 4 missing fields give order-dependent results → every compared field gets `$ex` (and `$nex` in negations).
+ 5 loose types, floats as 1e+16 fail     → values are normalised and encoded as exact integers.
+ 6 exceptions in actions are swallowed   → the returned state is checked for "exception" and raised.
+ 7/8 session ids leak and memory grows   → one sid per assertion, `delete_state` in `finally`.
+ 9 ruleset names cannot be re-registered → names carry a process-unique serial.
+10 each Host starts threads forever      → one Host per process.
+11 the C extension is not thread-safe    → a process-wide lock serialises assertions.
+12 wall-clock timers                     → never used: `now` is a fact like any other.
+13 batch assertions misfire              → one case, one assertion at a time.
+14 256-property facts fail               → only referenced fields are sent; computed values are grouped.
+15 huge rulesets hang                    → a layer is split into rulesets of at most CHUNK rules.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import durable.engine as durable_engine
+
+from ..errors import EvaluationError
+from ..expr import ir
+from ..expr.pyeval import MISSING, Env, compile_expr
+from ..types import Type
+
+if TYPE_CHECKING:
+    from ..policy import CompiledRule, Policy
+
+CHUNK = 400
+GROUP = 64
+SCALE = 10**6  # numbers carry at most 6 decimal places (facts.NUMBER_PLACES)
+LIMIT = 10**18  # int64 headroom for sums of two encoded values
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICRO = timedelta(microseconds=1)
+ALWAYS: dict[str, Any] = {"__z": 1}
+NEVER: dict[str, Any] = {"__z": 0}
+_INVERSE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+
+_LOCK = threading.Lock()
+_HOST: durable_engine.Host | None = None
+_SERIAL = itertools.count(1)
+
+
+def _host() -> durable_engine.Host:
+    global _HOST
+    if _HOST is None:
+        _HOST = durable_engine.Host()
+    return _HOST
+
+
+def encode(value: Any) -> Any:
+    """A normalised value as durable-rules sees it: exact integers, strings or booleans; None if it cannot."""
+    if isinstance(value, bool) or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        scaled = value * SCALE
+    elif isinstance(value, Decimal):
+        if not value.is_finite() or value != value.quantize(Decimal(1).scaleb(-6)):
+            return None
+        scaled = int(value * SCALE)
+    elif isinstance(value, datetime):
+        scaled = (value - EPOCH) // MICRO
+    elif isinstance(value, date):
+        scaled = value.toordinal()
+    elif isinstance(value, timedelta):
+        scaled = value // MICRO
+    else:
+        return None
+    return scaled if -LIMIT < scaled < LIMIT else None
+
+
+def _scalar(t: Type | None) -> bool:
+    return t is not None and t.kind not in ("list", "object", "any")
+
+
+class _Translator:
+    """IR → durable condition JSON for one layer; what durable cannot express becomes a computed field."""
+
+    def __init__(self) -> None:
+        self.paths: dict[str, tuple[str, ...]] = {}
+        self.computed: list[tuple[str, Callable[[Env], Any]]] = []
+
+    def condition(self, node: ir.Node, positive: bool = True) -> dict[str, Any]:
+        if isinstance(node, ir.And | ir.Or):
+            conj = isinstance(node, ir.And) == positive
+            return {"$and" if conj else "$or": [self.condition(i, positive) for i in node.items]}
+        if isinstance(node, ir.Not):
+            return self.condition(node.operand, not positive)
+        if isinstance(node, ir.Literal) and isinstance(node.value, bool):
+            return ALWAYS if node.value == positive else NEVER
+        if isinstance(node, ir.Path) and _scalar(node.type):
+            field = self._field(node)
+            if positive:
+                return {"$and": [{"$ex": {field: 1}}, {field: True}]}
+            return {"$or": [{"$nex": {field: 1}}, {field: False}]}
+        if isinstance(node, ir.Call) and node.name == "exists" and isinstance(node.args[0], ir.Path) and _scalar(node.args[0].type):
+            field = self._field(node.args[0])
+            return {"$ex" if positive else "$nex": {field: 1}}
+        if isinstance(node, ir.Compare):
+            native = self._compare(node)
+            if native is not None:
+                field, op, rhs, fields = native
+                present = [{"$ex": {f: 1}} for f in fields]
+                if positive:
+                    return {"$and": present + [self._test(field, op, rhs)]}
+                absent = [{"$nex": {f: 1}} for f in fields]
+                return {"$or": absent + [{"$and": present + [self._test(field, _INVERSE[op], rhs)]}]}
+        if isinstance(node, ir.In):
+            native_in = self._in(node, positive)
+            if native_in is not None:
+                return native_in
+        return self._computed(node, positive)
+
+    # -- pieces ------------------------------------------------------------------------------
+    def _field(self, node: ir.Path | ir.Now) -> str:
+        if isinstance(node, ir.Now):
+            self.paths["__now"] = ("__now",)
+            return "__now"
+        self.paths[node.dotted] = node.names
+        return node.dotted
+
+    @staticmethod
+    def _test(field: str, op: str, rhs: Any) -> dict[str, Any]:
+        return {field: rhs} if op == "==" else {_OPS[op]: {field: rhs}}
+
+    def _operand(self, node: ir.Node, fields: list[str]) -> Any:
+        """The right-hand side in durable's expression form, or None."""
+        if isinstance(node, ir.Path | ir.Now) and (isinstance(node, ir.Now) or _scalar(node.type)):
+            name = self._field(node)
+            fields.append(name)
+            return {"$m": name}
+        if isinstance(node, ir.Literal):
+            return encode(node.value)
+        if isinstance(node, ir.Arith) and node.op in ("+", "-") and self._units_agree(node):
+            left = self._operand(node.left, fields)
+            right = self._operand(node.right, fields)
+            if left is None or right is None:
+                return None
+            return {"$add" if node.op == "+" else "$sub": {"$l": left, "$r": right}}
+        return None
+
+    @staticmethod
+    def _units_agree(node: ir.Arith) -> bool:
+        # Integers, money, numbers, datetimes and durations share micro-units; dates count days.
+        kinds = {node.left.type.kind, node.right.type.kind} if node.left.type and node.right.type else {"?"}
+        return not kinds & {"date", "string", "?"}
+
+    def _compare(self, node: ir.Compare) -> tuple[str, str, Any, list[str]] | None:
+        if node.left.type is None or not _scalar(node.left.type) or not _scalar(node.right.type):
+            return None
+        if node.op not in ("==", "!=") and node.left.type.kind == "string":
+            return None  # string ordering is left to Python's code-point order
+        for lhs, op, rhs in ((node.left, node.op, node.right), (node.right, _FLIP[node.op], node.left)):
+            fields: list[str] = []
+            if isinstance(lhs, ir.Path | ir.Now):
+                right = self._operand(rhs, fields)
+                if right is not None:
+                    return self._field(lhs), op, right, [self._field(lhs), *fields]
+            # p ± X  op  R   →   p  op  R ∓ X
+            if isinstance(lhs, ir.Arith) and lhs.op in ("+", "-") and self._units_agree(lhs):
+                candidates = [(lhs.left, lhs.right, "$add" if lhs.op == "-" else "$sub")]
+                if lhs.op == "+":
+                    candidates.append((lhs.right, lhs.left, "$sub"))
+                for path, other, move in candidates:
+                    if not isinstance(path, ir.Path | ir.Now):
+                        continue
+                    fields = []
+                    r = self._operand(rhs, fields)
+                    x = self._operand(other, fields)
+                    if r is not None and x is not None:
+                        return self._field(path), op, {move: {"$l": r, "$r": x}}, [self._field(path), *fields]
+        return None
+
+    def _in(self, node: ir.In, positive: bool) -> dict[str, Any] | None:
+        if not isinstance(node.item, ir.Path) or not _scalar(node.item.type) or not isinstance(node.container, ir.ListLit):
+            return None
+        values = [encode(i.value) if isinstance(i, ir.Literal) else None for i in node.container.items]
+        if any(v is None for v in values):
+            return None
+        field = self._field(node.item)
+        member = positive != node.negated  # the condition wanted: "is a member" or "is not a member"
+        present = {"$ex": {field: 1}}
+        if positive:
+            tests = [{field: v} for v in values] if member else [{"$neq": {field: v}} for v in values]
+            if not tests:
+                return NEVER if member else present
+            return {"$and": [present, {"$or" if member else "$and": tests}]}
+        # negative: the In expression is false — the field is absent, or membership is the opposite
+        tests = [{field: v} for v in values] if member else [{"$neq": {field: v}} for v in values]
+        if not tests:
+            return {"$nex": {field: 1}} if member else ALWAYS
+        return {"$or": [{"$nex": {field: 1}}, {"$and": [present, {"$or" if member else "$and": tests}]}]}
+
+    def _computed(self, node: ir.Node, positive: bool) -> dict[str, Any]:
+        n = len(self.computed)
+        name = f"__g{n // GROUP}.c{n % GROUP}"
+        test = compile_expr(node)
+        self.computed.append((name, lambda env, test=test: test(env) is True))
+        return {name: positive}
+
+
+class _Layer:
+    def __init__(self, rulesets: list[str], paths: dict[str, tuple[str, ...]], computed: list[tuple[str, Callable[[Env], Any]]]):
+        self.rulesets = rulesets
+        self.paths = paths
+        self.computed = computed
+
+
+class DurableBackend:
+    """Registers each layer of a policy as durable-rules rulesets and asserts one fact per case."""
+
+    def __init__(self, policy: Policy):
+        self.policy = policy
+        self._fired: set[str] = set()
+        self.layers: list[_Layer] = []
+        serial = next(_SERIAL)
+        definitions: dict[str, dict[str, Any]] = {}
+        for k, rules in enumerate(policy.layers):
+            translator = _Translator()
+            names = []
+            for c in range(0, max(len(rules), 1), CHUNK):
+                name = f"zhidu{serial}:{policy.id}@{policy.version}/L{k}/C{c // CHUNK}"
+                definitions[name] = {r.id: self._rule(r, translator) for r in rules[c : c + CHUNK]}
+                if definitions[name]:
+                    names.append(name)
+                else:
+                    del definitions[name]
+            roots = {p[0] for p in translator.paths.values()} | {n.split(".")[0] for n, _ in translator.computed}
+            if len(roots) > 200:
+                raise EvaluationError(
+                    f"layer {k} of {policy.id} reads {len(roots)} fields; durable-rules fails beyond 255 (use --engine python)"
+                )
+            self.layers.append(_Layer(names, dict(translator.paths), list(translator.computed)))
+        if definitions:
+            with _LOCK:
+                _host().register_rulesets(definitions)
+
+    def _rule(self, rule: CompiledRule, translator: _Translator) -> dict[str, Any]:
+        cond = translator.condition(rule.when)
+        return {"all": [{"m": {"$and": [ALWAYS, cond]}}], "run": self._action(rule.id)}
+
+    def _action(self, rid: str) -> Callable[[Any], None]:
+        # One parameter exactly: durable-rules treats a two-parameter action as asynchronous.
+        def run(_closure: Any) -> None:
+            self._fired.add(rid)
+
+        return run
+
+    def encode_fact(self, layer: _Layer, facts: dict[str, Any], findings: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """The fact asserted for one case: only the fields the layer reads, exactly encoded."""
+        fact: dict[str, Any] = {"__z": 1}
+        for dotted, names in layer.paths.items():
+            if names == ("__now",):
+                value: Any = now
+            else:
+                value = findings if names[0] == "findings" else facts
+                for name in names[1:] if names[0] == "findings" else names:
+                    value = value.get(name, MISSING) if isinstance(value, dict) else MISSING
+            if value is MISSING:
+                continue
+            encoded = encode(value)
+            if encoded is None:
+                raise EvaluationError(f"value of '{dotted}' cannot be given to durable-rules exactly: {value!r}")
+            _put(fact, names, encoded)
+        if layer.computed:
+            env = Env(facts, findings, now, self.policy.timezone)
+            for name, fn in layer.computed:
+                _put(fact, tuple(name.split(".")), fn(env))
+        return fact
+
+    def fire(self, layer: int, facts: dict[str, Any], findings: dict[str, Any], now: datetime) -> set[str]:
+        spec = self.layers[layer]
+        if not spec.rulesets:
+            return set()
+        fact = self.encode_fact(spec, facts, findings, now)
+        host = _host()
+        with _LOCK:
+            self._fired = set()
+            for name in spec.rulesets:
+                sid = str(next(_SERIAL))
+                asserted = False
+                try:
+                    state = host.assert_fact(name, dict(fact, sid=sid))
+                    asserted = True
+                except durable_engine.MessageNotHandledException:
+                    asserted = True  # nothing matched: the session exists all the same
+                    state = None
+                except Exception as exc:
+                    raise EvaluationError(f"durable-rules rejected the case in {name}: {exc}") from exc
+                finally:
+                    if asserted:
+                        host.delete_state(name, sid)
+                if isinstance(state, dict) and "exception" in state:
+                    raise EvaluationError(f"a rule action failed inside durable-rules: {state['exception']}")
+            return set(self._fired)
+
+
+def _put(fact: dict[str, Any], names: tuple[str, ...], value: Any) -> None:
+    target = fact
+    for name in names[:-1]:
+        target = target.setdefault(name, {})
+    target[names[-1]] = value

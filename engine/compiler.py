@@ -1,0 +1,336 @@
+"""Stages 2 and 3, validate and compile: schema and semantic checks, then an immutable Policy."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jsonschema
+
+from .errors import Diagnostic, Location, PolicyError, did_you_mean, sort_diagnostics
+from .expr import ExprError, Scope, check, parse
+from .expr import ir
+from .expr.pyeval import MISSING, compile_expr
+from .facts import FactSpec, Label, build_spec, parse_datetime
+from .loader import RawPack, load_pack
+from .policy import Action, CompiledRule, FindingSpec, Policy
+from .schema_check import schema_diagnostics
+from .source import SourceMap
+from .types import Type
+
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+@cache
+def policy_schema() -> dict[str, Any]:
+    return json.loads(resources.files("engine").joinpath("schemas/policy.schema.json").read_text(encoding="utf-8"))
+
+
+@dataclass
+class Compilation:
+    """Result of validate+compile: the policy when there were no errors, and every diagnostic."""
+
+    policy: Policy | None
+    diagnostics: list[Diagnostic]
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+
+def load_policy(ref: str | Path) -> Policy:
+    """Load, validate and compile a pack; raises PolicyError listing every problem."""
+    result = compile_pack(ref)
+    if result.policy is None:
+        raise PolicyError(result.errors)
+    return result.policy
+
+
+def compile_pack(ref: str | Path) -> Compilation:
+    raw = load_pack(ref)
+    return _Compiler(raw).run()
+
+
+def _is_map(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+class _Compiler:
+    def __init__(self, raw: RawPack):
+        self.raw = raw
+        self.data = raw.data
+        self.smap: SourceMap = raw.smap
+        self.diags: list[Diagnostic] = list(raw.diagnostics)
+        self.main_file = raw.files[0] if raw.files else "policy.yaml"
+        self._texts: dict[str, list[str]] = {}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def loc(self, path: tuple[object, ...], *, key: bool = False) -> Location:
+        return self.smap.location(path, key=key, default_file=self.main_file)
+
+    def error(self, path: tuple[object, ...], code: str, message: str, *, key: bool = False) -> None:
+        self.diags.append(Diagnostic(self.loc(path, key=key), code, message))
+
+    def warn(self, path: tuple[object, ...], code: str, message: str) -> None:
+        self.diags.append(Diagnostic(self.loc(path), code, message, "warning"))
+
+    def expr_location(self, path: tuple[object, ...], text: str, offset: int) -> Location:
+        """Location of a character inside an expression string, through the YAML scalar style."""
+        base = self.loc(path)
+        style = self.smap.style(path)
+        if style in ("|", ">"):
+            lines = self._file_lines(base.file)
+            before = text[:offset]
+            line = base.line + 1 + before.count("\n")
+            indent = 0
+            if 0 < base.line < len(lines):
+                content = lines[base.line]  # the first content line follows the indicator line
+                indent = len(content) - len(content.lstrip(" "))
+            col = indent + 1 + len(before.rsplit("\n", 1)[-1])
+            return Location(base.file, line, col, base.path)
+        shift = 1 if style in ("'", '"') else 0
+        return Location(base.file, base.line, base.column + shift + offset, base.path)
+
+    def _file_lines(self, name: str) -> list[str]:
+        if name not in self._texts:
+            try:
+                self._texts[name] = Path(name).read_text(encoding="utf-8").splitlines()
+            except OSError:
+                self._texts[name] = []
+        return self._texts[name]
+
+    # -- stages --------------------------------------------------------------------------------
+    def run(self) -> Compilation:
+        if self.data:
+            validator = jsonschema.Draft202012Validator(policy_schema())
+            self.diags.extend(schema_diagnostics(validator, self.data, self.smap, self.main_file))
+        tz = self._timezone()
+        facts = self._facts()
+        findings = self._findings()
+        roles = self._declared("roles")
+        forms = self._declared("forms")
+        scope = Scope({f.name: f.type for f in facts}, {f.id: f.value_type for f in findings}, tz)
+        rules = self._rules(scope, findings, roles, forms)
+        rules = self._layer(rules, findings)
+        diags = sort_diagnostics(self.diags)
+        if any(d.severity == "error" for d in diags) or not self.data:
+            return Compilation(None, diags)
+        effective = self.data.get("effective_from")
+        policy = Policy(
+            id=self.data["id"],
+            version=str(self.data["version"]),
+            title=Label.of(self.data.get("title"), self.data["id"]),
+            timezone=tz,
+            effective_from=date.fromisoformat(effective) if effective else None,
+            facts=tuple(facts),
+            findings=tuple(findings),
+            rules=tuple(rules),
+            roles=roles,
+            forms=forms,
+            root=self.raw.root,
+            files=tuple(self.raw.files),
+        )
+        return Compilation(policy, diags)
+
+    def _timezone(self) -> ZoneInfo:
+        name = self.data.get("timezone", DEFAULT_TZ)
+        if not isinstance(name, str):
+            return ZoneInfo(DEFAULT_TZ)
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.error(("timezone",), "unknown-timezone", f"unknown timezone '{name}' (for example Asia/Shanghai)")
+            return ZoneInfo(DEFAULT_TZ)
+
+    def _facts(self) -> list[FactSpec]:
+        raw = self.data.get("facts")
+        out: list[FactSpec] = []
+        if not _is_map(raw):
+            return out
+        for name, spec in raw.items():
+            if not _is_map(spec) or not isinstance(spec.get("type"), str):
+                continue
+            try:
+                out.append(build_spec(name, spec))
+            except (KeyError, TypeError, AttributeError, ValueError):
+                continue  # the schema check has reported the malformed entry
+        return out
+
+    def _findings(self) -> list[FindingSpec]:
+        raw = self.data.get("findings")
+        out: list[FindingSpec] = []
+        if not _is_map(raw):
+            return out
+        for name, spec in raw.items():
+            if not _is_map(spec) or spec.get("type") not in (
+                "string", "number", "integer", "boolean", "date", "datetime", "enum", "money"
+            ):
+                continue
+            try:
+                fact = build_spec(name, {k: v for k, v in spec.items() if k in ("type", "label", "values")})
+            except (KeyError, TypeError, AttributeError, ValueError):
+                continue
+            conflict = spec.get("conflict") if spec.get("conflict") in ("error", "priority", "collect") else "error"
+            default = MISSING
+            if "default" in spec:
+                default = self._literal_value(("findings", name, "default"), fact.type, spec["default"], name)
+            out.append(FindingSpec(name, fact.type, fact.label, fact.value_labels, conflict, default))
+        return out
+
+    def _declared(self, section: str) -> dict[str, Label]:
+        raw = self.data.get(section)
+        if not _is_map(raw):
+            return {}
+        return {k: Label.of(v.get("label") if _is_map(v) else None, k) for k, v in raw.items()}
+
+    def _literal_value(self, path: tuple[object, ...], t: Type, value: Any, finding: str) -> Any:
+        """A YAML literal as a value of type `t`, or MISSING after reporting why not."""
+        kind = t.kind
+        ok = True
+        result: Any = value
+        if t.values is not None:
+            if not isinstance(value, str) or value not in t.values:
+                self.error(path, "unknown-value", f"{value!r} is not a value of finding '{finding}'{did_you_mean(str(value), t.values)}")
+                return MISSING
+        elif kind == "string":
+            ok = isinstance(value, str)
+        elif kind == "boolean":
+            ok = isinstance(value, bool)
+        elif kind == "integer":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind in ("number", "money"):
+            ok = isinstance(value, int | Decimal) and not isinstance(value, bool)
+            if ok:
+                result = Decimal(value) if kind == "number" else Decimal(value).quantize(Decimal("0.01"))
+        elif kind == "date":
+            try:
+                result = date.fromisoformat(str(value))
+            except ValueError:
+                ok = False
+        elif kind == "datetime":
+            try:
+                result = parse_datetime(str(value), ZoneInfo(DEFAULT_TZ))
+            except ValueError:
+                ok = False
+        if not ok:
+            self.error(path, "type-error", f"finding '{finding}' is {t}, not {value!r}")
+            return MISSING
+        return result
+
+    def _rules(self, scope: Scope, findings: list[FindingSpec], roles: dict, forms: dict) -> list[CompiledRule]:
+        raw = self.data.get("rules")
+        if not isinstance(raw, list):
+            return []
+        by_finding = {f.id: f for f in findings}
+        seen: dict[str, Location] = {}
+        out: list[CompiledRule] = []
+        for index, rule in enumerate(raw):
+            path: tuple[object, ...] = ("rules", index)
+            if not _is_map(rule):
+                continue
+            rid = rule.get("id")
+            if isinstance(rid, str):
+                if rid in seen:
+                    self.error(path + ("id",), "duplicate-id", f"rule id '{rid}' is already used at {seen[rid]}")
+                else:
+                    seen[rid] = self.loc(path + ("id",))
+            text = rule.get("when")
+            typed: ir.Node | None = None
+            if isinstance(text, str):
+                try:
+                    typed = check(parse(text), scope)
+                except ExprError as exc:
+                    self.diags.append(Diagnostic(self.expr_location(path + ("when",), text, exc.offset), exc.code, exc.message))
+            then = rule.get("then") if _is_map(rule.get("then")) else {}
+            sets: list[tuple[str, Any]] = []
+            set_raw = then.get("set")
+            if _is_map(set_raw):
+                for fid, value in set_raw.items():
+                    spec = by_finding.get(fid)
+                    if spec is None:
+                        self.error(path + ("then", "set", fid), "dangling-ref", f"unknown finding '{fid}'{did_you_mean(fid, by_finding)}", key=True)
+                        continue
+                    literal = self._literal_value(path + ("then", "set", fid), spec.type, value, fid)
+                    if literal is not MISSING:
+                        sets.append((fid, literal))
+            actions: list[Action] = []
+            for ai, action in enumerate(then.get("actions") or [] if isinstance(then.get("actions"), list) else []):
+                if not _is_map(action) or not isinstance(action.get("id"), str):
+                    continue
+                to = action.get("to")
+                if isinstance(to, str) and to not in roles:
+                    self.error(path + ("then", "actions", ai, "to"), "dangling-ref", f"unknown role '{to}'{did_you_mean(to, roles)}")
+                actions.append(Action(action["id"], Label.of(action.get("label"), action["id"]), to if isinstance(to, str) else None, action.get("note")))
+            form_ids: list[str] = []
+            for fi, form in enumerate(then.get("forms") or [] if isinstance(then.get("forms"), list) else []):
+                if not isinstance(form, str):
+                    continue
+                if form not in forms:
+                    self.error(path + ("then", "forms", fi), "dangling-ref", f"unknown form '{form}'{did_you_mean(form, forms)} (declare it under forms)")
+                form_ids.append(form)
+            warnings = tuple(w for w in (then.get("warnings") or []) if isinstance(w, str)) if isinstance(then.get("warnings"), list) else ()
+            if typed is None or not isinstance(rid, str) or not isinstance(rule.get("ref"), str):
+                continue
+            priority = rule.get("priority", 0)
+            out.append(
+                CompiledRule(
+                    id=rid,
+                    label=Label.of(rule.get("label"), rid),
+                    ref=rule["ref"],
+                    priority=priority if isinstance(priority, int) and not isinstance(priority, bool) else 0,
+                    when_text=text,
+                    when=typed,
+                    test=compile_expr(typed),
+                    sets=tuple(sets),
+                    actions=tuple(actions),
+                    forms=tuple(form_ids),
+                    warnings=warnings,
+                    order=index,
+                    layer=0,
+                    location=self.loc(path),
+                    reads=tuple(sorted({p.names[1] for p in ir.paths(typed) if p.names[0] == "findings"})),
+                )
+            )
+        return out
+
+    def _layer(self, rules: list[CompiledRule], findings: list[FindingSpec]) -> list[CompiledRule]:
+        """Rules reading a finding run after every rule that sets it; a cycle is an error."""
+        setters: dict[str, list[CompiledRule]] = {}
+        for r in rules:
+            for fid, _ in r.sets:
+                setters.setdefault(fid, []).append(r)
+        layer: dict[str, int] = {}
+        visiting: set[str] = set()
+        by_id = {r.id: r for r in rules}
+
+        def depth(r: CompiledRule, chain: tuple[str, ...]) -> int:
+            if r.id in layer:
+                return layer[r.id]
+            if r.id in visiting:
+                cycle = " → ".join(chain[chain.index(r.id):] + (r.id,))
+                self.diags.append(Diagnostic(r.location, "finding-cycle", f"rules depend on each other through findings: {cycle}"))
+                return 0
+            visiting.add(r.id)
+            d = 0
+            for fid in r.reads:
+                for s in setters.get(fid, []):
+                    d = max(d, depth(s, chain + (r.id,)) + 1)
+            visiting.discard(r.id)
+            layer[r.id] = d
+            return d
+
+        for r in rules:
+            depth(r, ())
+        return [dataclasses.replace(r, layer=layer.get(r.id, 0)) for r in rules if r.id in by_id]

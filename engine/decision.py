@@ -1,0 +1,131 @@
+"""The Decision: what evaluation returns, its JSON form (decision.schema.json) and its text form."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+SECTIONS = ("findings", "timers", "approvals", "penalties", "forms", "actions", "trace", "warnings")
+
+
+def jsonable(value: Any, tz: ZoneInfo) -> Any:
+    """A JSON-ready value: Decimal as a string (exact), dates ISO 8601 in the pack's offset."""
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(tz).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return f"PT{int(value.total_seconds())}S"
+    if isinstance(value, list | tuple):
+        return [jsonable(v, tz) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v, tz) for k, v in value.items()}
+    raise TypeError(f"no JSON form for {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of evaluating one case; every section is a list, empty when nothing applies."""
+
+    policy: dict[str, str]
+    case_id: str
+    evaluated_at: str
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    timers: list[dict[str, Any]] = field(default_factory=list)
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    penalties: list[dict[str, Any]] = field(default_factory=list)
+    forms: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"policy": dict(self.policy), "case_id": self.case_id, "evaluated_at": self.evaluated_at}
+        for name in SECTIONS:
+            out[name] = json.loads(json.dumps(getattr(self, name), ensure_ascii=False))
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+    def finding(self, fid: str) -> Any:
+        """The value of a finding, or None when it was not set."""
+        for f in self.findings:
+            if f["id"] == fid:
+                return f["value"]
+        return None
+
+    def to_text(self) -> str:
+        return render_text(self)
+
+
+@cache
+def decision_schema() -> dict[str, Any]:
+    return json.loads(resources.files("engine").joinpath("schemas/decision.schema.json").read_text(encoding="utf-8"))
+
+
+def render_text(d: Decision) -> str:
+    """A decision for people: Chinese labels first, ids in brackets, every line with its clause."""
+    lines = [
+        f"决定 Decision · {d.policy['id']} {d.policy['version']} · 案件 case {d.case_id or '-'} · {d.evaluated_at}",
+    ]
+
+    def section(title: str, items: list[dict[str, Any]], fmt) -> None:
+        lines.append("")
+        lines.append(f"{title} ({len(items)})")
+        if not items:
+            lines.append("  —")
+        for item in items:
+            lines.extend("  " + line for line in fmt(item))
+
+    def finding(f: dict[str, Any]) -> list[str]:
+        value = f.get("value_label") or f["value"]
+        if isinstance(value, list):
+            value = "、".join(str(v) for v in value)
+        raw = "" if f.get("value_label") is None else f" [{f['value']}]"
+        why = ", ".join(f"{r}" for r in f.get("rules", [])) or "default"
+        refs = "；".join(f.get("refs", []))
+        return [f"{f['label']} ({f['id']}): {value}{raw}  ← {why}" + (f"  依据 {refs}" if refs else "")]
+
+    def action(a: dict[str, Any]) -> list[str]:
+        to = f" → {a['to_label']} ({a['to']})" if a.get("to") else ""
+        return [f"{a['label']} ({a['id']}){to}  ← {', '.join(a['rules'])}  依据 {'；'.join(a['refs'])}"]
+
+    def form(f: dict[str, Any]) -> list[str]:
+        return [f"{f['label']} ({f['id']})  ← {', '.join(f['rules'])}  依据 {'；'.join(f['refs'])}"]
+
+    def trace(t: dict[str, Any]) -> list[str]:
+        out = [f"{t['rule']} 「{t['label']}」 依据 {t['ref']}"]
+        for e in t["effects"]:
+            if e["kind"] == "set":
+                note = "" if e["outcome"] in ("applied", "collected") else f" ({e['outcome']})"
+                out.append(f"    设定 set {e['finding']} = {e['value']}{note}")
+            else:
+                out.append(f"    {e['kind']} {e['id']}")
+        return out
+
+    def generic(item: dict[str, Any]) -> list[str]:
+        return [json.dumps(item, ensure_ascii=False)]
+
+    def warning(w: dict[str, Any]) -> list[str]:
+        return [f"{w['code']}: {w['message']}"]
+
+    section("认定 Findings", d.findings, finding)
+    section("时限 Timers", d.timers, generic)
+    section("审批 Approvals", d.approvals, generic)
+    section("处罚 Penalties", d.penalties, generic)
+    section("表单 Forms", d.forms, form)
+    section("动作 Actions", d.actions, action)
+    section("依据 Trace", d.trace, trace)
+    section("提示 Warnings", d.warnings, warning)
+    return "\n".join(lines) + "\n"

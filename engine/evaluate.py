@@ -1,0 +1,175 @@
+"""Stage 4, evaluate: normalise the case, fire rules layer by layer, resolve findings, build the Decision."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .decision import Decision, jsonable
+from .errors import CaseError, Diagnostic, EvaluationError, Location
+from .expr.pyeval import MISSING
+from .facts import DATETIME_PATTERN, parse_datetime
+from .source import SourceMap
+
+if TYPE_CHECKING:
+    from .policy import CompiledRule, Policy
+
+
+def resolve_now(policy: Policy, now: datetime | str | None, case: Mapping[str, Any], filename: str) -> datetime:
+    """`now` from the argument, else from the case document; never from a clock."""
+    import re
+
+    value: Any = now if now is not None else case.get("now")
+    if value is None:
+        raise EvaluationError("no evaluation time: pass now (CLI --now) or put 'now' in the case")
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=policy.timezone)
+    if isinstance(value, str) and re.match(DATETIME_PATTERN, value):
+        try:
+            return parse_datetime(value, policy.timezone)
+        except ValueError as exc:
+            raise CaseError([Diagnostic(Location(filename, 0, 0, "$.now"), "bad-now", f"invalid now {value!r}: {exc}")]) from None
+    raise CaseError([Diagnostic(Location(filename, 0, 0, "$.now"), "bad-now", f"now must be an ISO 8601 datetime, not {value!r}")])
+
+
+def evaluate_case(
+    policy: Policy,
+    case: Mapping[str, Any],
+    now: datetime | str | None,
+    *,
+    engine: str = "durable",
+    smap: SourceMap | None = None,
+    filename: str = "<case>",
+) -> Decision:
+    from .policy import ENGINES
+
+    if engine not in ENGINES:
+        raise EvaluationError(f"unknown engine '{engine}' (choose {' or '.join(ENGINES)})")
+    facts, case_id = policy.normaliser.case(case, smap, filename)
+    moment = resolve_now(policy, now, case, filename)
+    backend = policy.backend(engine)
+    fired: list[CompiledRule] = []
+    values: dict[str, Any] = {}
+    for index, layer in enumerate(policy.layers):
+        ids = backend.fire(index, facts, values, moment)
+        fired.extend(r for r in layer if r.id in ids)
+        values, _ = _resolve(policy, fired)
+    values, outcomes = _resolve(policy, fired)
+    return _build(policy, case_id, moment, fired, values, outcomes)
+
+
+def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
+    """Apply each finding's conflict policy to the rules that fired; never last-writer-wins."""
+    values: dict[str, Any] = {}
+    outcomes: dict[tuple[str, str], str] = {}
+    for spec in policy.findings:
+        setters = sorted(
+            ((r, v) for r in fired for fid, v in r.sets if fid == spec.id), key=lambda rv: (-rv[0].priority, rv[0].layer, rv[0].order)
+        )
+        if not setters:
+            if spec.default is not MISSING:
+                values[spec.id] = spec.default
+            continue
+        distinct = list(dict.fromkeys(v for _, v in setters))
+        if spec.conflict == "collect":
+            values[spec.id] = tuple(distinct)
+            for r, _ in setters:
+                outcomes[(r.id, spec.id)] = "collected"
+            continue
+        if spec.conflict == "priority":
+            top = setters[0][0].priority
+            contenders = [(r, v) for r, v in setters if r.priority == top]
+        else:
+            contenders = setters
+        if len({v for _, v in contenders}) > 1:
+            detail = ", ".join(f"{r.id} → {v}" for r, v in contenders)
+            why = "at the same priority " if spec.conflict == "priority" else ""
+            raise EvaluationError(
+                f"finding '{spec.id}' ({spec.conflict} policy): rules set different values {why}— {detail}"
+            )
+        values[spec.id] = contenders[0][1]
+        winners = {r.id for r, _ in contenders}
+        for r, _ in setters:
+            outcomes[(r.id, spec.id)] = "applied" if r.id in winners else "overridden"
+    return values, outcomes
+
+
+def _build(
+    policy: Policy,
+    case_id: str,
+    now: datetime,
+    fired: list[CompiledRule],
+    values: dict[str, Any],
+    outcomes: dict[tuple[str, str], str],
+) -> Decision:
+    tz = policy.timezone
+    findings = []
+    for spec in policy.findings:
+        if spec.id not in values:
+            continue
+        value = values[spec.id]
+        setters = [r for r in fired if any(fid == spec.id for fid, _ in r.sets) and outcomes.get((r.id, spec.id)) != "overridden"]
+        if isinstance(value, tuple):
+            labels = [spec.value_label(v) for v in value]
+            value_label: Any = [lb.zh for lb in labels] if all(labels) else None
+        else:
+            lb = spec.value_label(value)
+            value_label = lb.zh if lb else None
+        findings.append(
+            {
+                "id": spec.id,
+                "label": spec.label.zh,
+                "label_en": spec.label.en,
+                "value": jsonable(value, tz),
+                "value_label": value_label,
+                "source": "rules" if setters else "default",
+                "rules": [r.id for r in setters],
+                "refs": list(dict.fromkeys(r.ref for r in setters)),
+            }
+        )
+    actions: dict[str, dict[str, Any]] = {}
+    forms: dict[str, dict[str, Any]] = {}
+    warnings: list[dict[str, Any]] = []
+    trace = []
+    for r in fired:
+        effects: list[dict[str, Any]] = []
+        for fid, v in r.sets:
+            effects.append({"kind": "set", "finding": fid, "value": jsonable(v, tz), "outcome": outcomes.get((r.id, fid), "applied")})
+        for a in r.actions:
+            effects.append({"kind": "action", "id": a.id})
+            entry = actions.setdefault(a.id, {"id": a.id, "label": a.label.zh, "label_en": a.label.en, "rules": [], "refs": []})
+            if a.to:
+                entry["to"] = a.to
+                entry["to_label"] = policy.roles[a.to].zh if a.to in policy.roles else a.to
+            if a.note:
+                entry["note"] = a.note
+            _cite(entry, r)
+        for form_id in r.forms:
+            effects.append({"kind": "form", "id": form_id})
+            label = policy.forms.get(form_id)
+            entry = forms.setdefault(
+                form_id, {"id": form_id, "label": label.zh if label else form_id, "label_en": label.en if label else form_id, "rules": [], "refs": []}
+            )
+            _cite(entry, r)
+        for i, text in enumerate(r.warnings):
+            effects.append({"kind": "warning", "id": f"{r.id}#{i + 1}"})
+            warnings.append({"code": "rule-warning", "message": text, "rule": r.id, "ref": r.ref})
+        trace.append({"rule": r.id, "label": r.label.zh, "ref": r.ref, "priority": r.priority, "layer": r.layer, "effects": effects})
+    return Decision(
+        policy={"id": policy.id, "version": policy.version},
+        case_id=case_id,
+        evaluated_at=now.astimezone(tz).isoformat(),
+        findings=findings,
+        forms=list(forms.values()),
+        actions=list(actions.values()),
+        trace=trace,
+        warnings=warnings,
+    )
+
+
+def _cite(entry: dict[str, Any], rule: CompiledRule) -> None:
+    if rule.id not in entry["rules"]:
+        entry["rules"].append(rule.id)
+    if rule.ref not in entry["refs"]:
+        entry["refs"].append(rule.ref)

@@ -1,0 +1,224 @@
+"""The documented set of functions a condition may call: type rules and implementations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..types import BOOLEAN, DATE, DATETIME, DURATION, INTEGER, NUMBER, STRING, Type
+
+
+class ArgError(Exception):
+    """Wrong arguments for a function: index of the bad argument and the message."""
+
+    def __init__(self, index: int, message: str):
+        super().__init__(message)
+        self.index = index
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    summary: str
+    # (arg types, literal arg values or None) → result type; raises ArgError
+    typer: Callable[[list[Type], list[Any]], Type]
+    # (args, tz) → value; args are never missing (missing in gives missing out, except `exists`)
+    impl: Callable[..., Any]
+    literal_args: tuple[int, ...] = ()
+
+
+def _want(types: list[Type], count: int) -> None:
+    if len(types) != count:
+        raise ArgError(min(len(types), count), f"takes {count} argument{'s' if count != 1 else ''}, got {len(types)}")
+
+
+def _kind(t: Type, idx: int, *kinds: str) -> None:
+    if t.kind != "any" and t.kind not in kinds:
+        raise ArgError(idx, f"argument {idx + 1} must be {' or '.join(kinds)}, not {t}")
+
+
+def _to_date(value: date | datetime, tz: ZoneInfo) -> date:
+    return value.astimezone(tz).date() if isinstance(value, datetime) else value
+
+
+def _typ_len(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "list", "string")
+    return INTEGER
+
+
+def _typ_contains(t, _):
+    _want(t, 2)
+    _kind(t[0], 0, "list", "string")
+    if t[0].kind == "string":
+        _kind(t[1], 1, "string")
+    return BOOLEAN
+
+
+def _typ_str2(t, _):
+    _want(t, 2)
+    _kind(t[0], 0, "string")
+    _kind(t[1], 1, "string")
+    return BOOLEAN
+
+
+def _typ_matches(t, lits):
+    _typ_str2(t, lits)
+    if lits[1] is None:
+        raise ArgError(1, "the pattern must be a string literal")
+    try:
+        re.compile(lits[1])
+    except re.error as exc:
+        raise ArgError(1, f"invalid regular expression: {exc}") from None
+    return BOOLEAN
+
+
+def _typ_numeric1(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "number", "integer", "money", "duration")
+    return t[0]
+
+
+def _typ_minmax(t, _):
+    _want(t, 2)
+    _kind(t[0], 0, "number", "integer", "money", "date", "datetime", "duration")
+    if t[0].numeric and t[1].numeric:
+        return t[0] if t[0] == t[1] else (t[0] if t[0].kind == "money" or t[1].kind == "money" else NUMBER)
+    if t[0].kind != t[1].kind:
+        raise ArgError(1, f"argument 2 must be {t[0]}, not {t[1]}")
+    return t[0]
+
+
+def _typ_round(t, lits):
+    _want(t, 2)
+    _kind(t[0], 0, "number", "integer", "money")
+    _kind(t[1], 1, "integer")
+    if lits[1] is None:
+        raise ArgError(1, "the number of places must be an integer literal")
+    return t[0]
+
+
+def _typ_literal(result: Type, parse: Callable[[str], Any]):
+    def typer(t, lits):
+        _want(t, 1)
+        _kind(t[0], 0, "string")
+        if lits[0] is None:
+            raise ArgError(0, "the argument must be a string literal")
+        try:
+            parse(lits[0])
+        except ValueError as exc:
+            raise ArgError(0, f"invalid {result.kind} {lits[0]!r}: {exc}") from None
+        return result
+
+    return typer
+
+
+def _typ_date_of(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "datetime", "date")
+    return DATE
+
+
+def _typ_between(result: Type):
+    def typer(t, _):
+        _want(t, 2)
+        for i in (0, 1):
+            _kind(t[i], i, "date", "datetime")
+        return result
+
+    return typer
+
+
+def _typ_datepart(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "date", "datetime")
+    return INTEGER
+
+
+def _typ_hour(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "datetime")
+    return INTEGER
+
+
+def _typ_exists(t, _):
+    _want(t, 1)
+    return BOOLEAN
+
+
+def _parse_dt(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError("a datetime literal needs an offset such as +08:00")
+    return value
+
+
+def _parse_duration(text: str) -> timedelta:
+    from .parser import parse_duration_text
+
+    value = parse_duration_text(text)
+    if value is None:
+        raise ValueError("write a number and a unit: w, d, h, min or s")
+    return value
+
+
+def _round(value: Decimal | int, places: int, _tz: ZoneInfo) -> Decimal | int:
+    if isinstance(value, int):
+        return value
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _days_between(a, b, tz):
+    return (_to_date(b, tz) - _to_date(a, tz)).days
+
+
+def _hours_between(a, b, tz):
+    if isinstance(a, date) and not isinstance(a, datetime):
+        a = datetime.combine(a, datetime.min.time(), tz)
+    if isinstance(b, date) and not isinstance(b, datetime):
+        b = datetime.combine(b, datetime.min.time(), tz)
+    return Decimal((b - a) // timedelta(microseconds=1)) / Decimal(3_600_000_000)
+
+
+def _contains(container, item, _tz):
+    return item in container
+
+
+FUNCTIONS: dict[str, Function] = {
+    f.name: f
+    for f in [
+        Function("len", "number of items in a list or characters in a string", _typ_len, lambda x, _tz: len(x)),
+        Function("contains", "list has item / string has substring", _typ_contains, _contains),
+        Function("starts_with", "string starts with prefix", _typ_str2, lambda s, p, _tz: s.startswith(p)),
+        Function("ends_with", "string ends with suffix", _typ_str2, lambda s, p, _tz: s.endswith(p)),
+        Function(
+            "matches",
+            "string fully matches a regular expression (Python syntax)",
+            _typ_matches,
+            lambda s, p, _tz: re.fullmatch(p, s) is not None,
+            (1,),
+        ),
+        Function("exists", "the fact or finding has a value", _typ_exists, lambda x, _tz: True),
+        Function("abs", "absolute value", _typ_numeric1, lambda x, _tz: abs(x)),
+        Function("min", "smaller of two values", _typ_minmax, lambda a, b, _tz: min(a, b)),
+        Function("max", "larger of two values", _typ_minmax, lambda a, b, _tz: max(a, b)),
+        Function("round", "round half up to N decimal places", _typ_round, _round, (1,)),
+        Function("date", "date literal: date('2024-09-14')", _typ_literal(DATE, date.fromisoformat), lambda s, _tz: date.fromisoformat(s), (0,)),
+        Function("datetime", "datetime literal with offset", _typ_literal(DATETIME, _parse_dt), lambda s, _tz: _parse_dt(s), (0,)),
+        Function("duration", "duration literal: duration('13d')", _typ_literal(DURATION, _parse_duration), lambda s, _tz: _parse_duration(s), (0,)),
+        Function("date_of", "calendar date of a datetime in the pack's timezone", _typ_date_of, lambda d, tz: _to_date(d, tz)),
+        Function("days_between", "calendar days from the first date to the second", _typ_between(INTEGER), _days_between),
+        Function("hours_between", "hours (decimal) from the first datetime to the second", _typ_between(NUMBER), _hours_between),
+        Function("year", "year of a date", _typ_datepart, lambda d, tz: _to_date(d, tz).year),
+        Function("month", "month of a date (1-12)", _typ_datepart, lambda d, tz: _to_date(d, tz).month),
+        Function("day", "day of the month", _typ_datepart, lambda d, tz: _to_date(d, tz).day),
+        Function("weekday", "ISO weekday, Monday 1 … Sunday 7", _typ_datepart, lambda d, tz: _to_date(d, tz).isoweekday()),
+        Function("hour", "hour of a datetime in the pack's timezone (0-23)", _typ_hour, lambda d, tz: d.astimezone(tz).hour),
+    ]
+}

@@ -1,0 +1,240 @@
+"""Compiles typed IR into Python closures: the reference (oracle) semantics of the language."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, DivisionByZero, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from . import ir
+from .functions import FUNCTIONS
+
+
+class _Missing:
+    """No value: an absent fact or finding, or an operation on one."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class Env:
+    """What an expression reads at evaluation time."""
+
+    facts: dict[str, Any]
+    findings: dict[str, Any]
+    now: datetime
+    tz: ZoneInfo
+
+
+Compiled = Callable[[Env], Any]
+
+_CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def compile_expr(node: ir.Node) -> Compiled:
+    """A closure evaluating `node`; booleans come back as True/False, never MISSING."""
+    return _COMPILERS[type(node)](node)
+
+
+def truth(value: Any) -> bool:
+    return value is True
+
+
+def _literal(node: ir.Literal) -> Compiled:
+    value = node.value
+    return lambda env: value
+
+
+def _now(node: ir.Now) -> Compiled:
+    return lambda env: env.now
+
+
+def _path(node: ir.Path) -> Compiled:
+    names = node.names
+    if names[0] == "findings":
+        key, rest = names[1], names[2:]
+
+        def root(env: Env) -> Any:
+            return env.findings.get(key, MISSING)
+    else:
+        key, rest = names[0], names[1:]
+
+        def root(env: Env) -> Any:
+            return env.facts.get(key, MISSING)
+
+    if not rest:
+        return root
+
+    def nested(env: Env) -> Any:
+        value = root(env)
+        for name in rest:
+            if not isinstance(value, dict):
+                return MISSING
+            value = value.get(name, MISSING)
+        return value
+
+    return nested
+
+
+def _neg(node: ir.Neg) -> Compiled:
+    inner = compile_expr(node.operand)
+
+    def run(env: Env) -> Any:
+        v = inner(env)
+        return MISSING if v is MISSING else -v
+
+    return run
+
+
+def arith(op: str, a: Any, b: Any) -> Any:
+    """One arithmetic step with the language's rules (shared by the durable adapter's folding)."""
+    if isinstance(a, date) and not isinstance(a, datetime) and isinstance(b, timedelta):
+        return a + timedelta(days=b.days) if op == "+" else a - timedelta(days=b.days)
+    if isinstance(b, date) and not isinstance(b, datetime) and isinstance(a, timedelta):
+        return b + timedelta(days=a.days)
+    try:
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            if isinstance(a, timedelta):
+                return _scale(a, b)
+            if isinstance(b, timedelta):
+                return _scale(b, a)
+            return a * b
+        if op == "/":
+            if isinstance(a, timedelta) and isinstance(b, timedelta):
+                return Decimal(a // timedelta(microseconds=1)) / Decimal(b // timedelta(microseconds=1))
+            if isinstance(a, timedelta):
+                return _scale(a, 1 / Decimal(b))
+            return Decimal(a) / Decimal(b)
+        return a % b
+    except (ZeroDivisionError, DivisionByZero, InvalidOperation):
+        return MISSING
+
+
+def _scale(d: timedelta, factor: Any) -> timedelta:
+    return timedelta(microseconds=int(Decimal(d // timedelta(microseconds=1)) * Decimal(factor)))
+
+
+def _arith(node: ir.Arith) -> Compiled:
+    left, right, op = compile_expr(node.left), compile_expr(node.right), node.op
+
+    def run(env: Env) -> Any:
+        a = left(env)
+        if a is MISSING:
+            return MISSING
+        b = right(env)
+        if b is MISSING:
+            return MISSING
+        return arith(op, a, b)
+
+    return run
+
+
+def _compare(node: ir.Compare) -> Compiled:
+    left, right, fn = compile_expr(node.left), compile_expr(node.right), _CMP[node.op]
+
+    def run(env: Env) -> bool:
+        a = left(env)
+        if a is MISSING:
+            return False
+        b = right(env)
+        if b is MISSING:
+            return False
+        return bool(fn(a, b))
+
+    return run
+
+
+def _in(node: ir.In) -> Compiled:
+    item, container, negated = compile_expr(node.item), compile_expr(node.container), node.negated
+
+    def run(env: Env) -> bool:
+        a = item(env)
+        if a is MISSING:
+            return False
+        c = container(env)
+        if c is MISSING:
+            return False
+        return (a not in c) if negated else (a in c)
+
+    return run
+
+
+def _and(node: ir.And) -> Compiled:
+    items = [compile_expr(i) for i in node.items]
+    return lambda env: all(i(env) is True for i in items)
+
+
+def _or(node: ir.Or) -> Compiled:
+    items = [compile_expr(i) for i in node.items]
+    return lambda env: any(i(env) is True for i in items)
+
+
+def _not(node: ir.Not) -> Compiled:
+    inner = compile_expr(node.operand)
+    return lambda env: inner(env) is not True
+
+
+def _listlit(node: ir.ListLit) -> Compiled:
+    items = [compile_expr(i) for i in node.items]
+    if all(isinstance(i, ir.Literal) for i in node.items):
+        constant = tuple(i.value for i in node.items)  # type: ignore[attr-defined]
+        return lambda env: constant
+    return lambda env: tuple(v for v in (i(env) for i in items) if v is not MISSING)
+
+
+def _call(node: ir.Call) -> Compiled:
+    fn = FUNCTIONS[node.name]
+    if node.name == "exists":
+        inner = compile_expr(node.args[0])
+        return lambda env: inner(env) is not MISSING
+    args = [compile_expr(a) for a in node.args]
+    impl = fn.impl
+
+    def run(env: Env) -> Any:
+        values = []
+        for a in args:
+            v = a(env)
+            if v is MISSING:
+                return MISSING
+            values.append(v)
+        return impl(*values, env.tz)
+
+    return run
+
+
+_COMPILERS: dict[type, Callable[[Any], Compiled]] = {
+    ir.Literal: _literal,
+    ir.Now: _now,
+    ir.Path: _path,
+    ir.Neg: _neg,
+    ir.Arith: _arith,
+    ir.Compare: _compare,
+    ir.In: _in,
+    ir.And: _and,
+    ir.Or: _or,
+    ir.Not: _not,
+    ir.ListLit: _listlit,
+    ir.Call: _call,
+}

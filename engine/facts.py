@@ -1,0 +1,228 @@
+"""The fact vocabulary of a pack: case schema generation, validation and type normalisation."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jsonschema
+
+from .errors import CaseError, Diagnostic, Location, json_path
+from .schema_check import schema_diagnostics
+from .source import SourceMap
+from .types import Type
+
+NUMBER_PLACES = 6
+MONEY_PLACES = 2
+# Beyond this magnitude a value no longer fits the durable-rules integer encoding exactly.
+MAX_MAGNITUDE = Decimal(10) ** 12
+
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$"
+MONEY_PATTERN = r"^-?\d+(\.\d{1,2})?$"
+
+
+@dataclass(frozen=True)
+class Label:
+    zh: str
+    en: str
+
+    @classmethod
+    def of(cls, raw: Any, fallback: str) -> Label:
+        if isinstance(raw, dict):
+            return cls(str(raw.get("zh") or raw.get("en") or fallback), str(raw.get("en") or raw.get("zh") or fallback))
+        if isinstance(raw, str):
+            return cls(raw, raw)
+        return cls(fallback, fallback)
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    """One declared fact (or a nested property of an object fact)."""
+
+    name: str
+    type: Type
+    label: Label
+    required: bool
+    value_labels: tuple[tuple[str, Label], ...] = ()
+    properties: tuple[FactSpec, ...] = ()
+    item: FactSpec | None = None
+
+    def value_label(self, value: str) -> Label | None:
+        for key, label in self.value_labels:
+            if key == value:
+                return label
+        return None
+
+
+def build_spec(name: str, raw: dict[str, Any]) -> FactSpec:
+    """A FactSpec from a validated vocabulary entry."""
+    kind = raw["type"]
+    label = Label.of(raw.get("label"), name)
+    required = bool(raw.get("required", False))
+    if kind == "enum":
+        values = raw.get("values") or {}
+        if isinstance(values, list):
+            pairs = tuple((str(v), Label(str(v), str(v))) for v in values)
+        else:
+            pairs = tuple((str(k), Label.of(v, str(k))) for k, v in values.items())
+        return FactSpec(name, Type("string", values=tuple(k for k, _ in pairs)), label, required, pairs)
+    if kind == "list":
+        item = build_spec(name + "[]", raw.get("items") or {"type": "string"})
+        return FactSpec(name, Type("list", item=item.type), label, required, item=item)
+    if kind == "object":
+        props = tuple(build_spec(k, v) for k, v in (raw.get("properties") or {}).items())
+        fields = tuple((p.name, p.type) for p in props)
+        return FactSpec(name, Type("object", fields=fields), label, required, properties=props)
+    return FactSpec(name, Type(kind), label, required)
+
+
+def _schema_of(spec: FactSpec) -> dict[str, Any]:
+    kind = spec.type.kind
+    if spec.type.values is not None:
+        return {"type": "string", "enum": list(spec.type.values)}
+    if kind == "string":
+        return {"type": "string"}
+    if kind == "integer":
+        return {"type": "integer"}
+    if kind == "number":
+        return {"type": "number"}
+    if kind == "money":
+        return {
+            "anyOf": [{"type": "number"}, {"type": "string", "pattern": MONEY_PATTERN}],
+            "description": "an amount such as 12000 or '12000.50'",
+        }
+    if kind == "boolean":
+        return {"type": "boolean"}
+    if kind == "date":
+        return {"type": "string", "pattern": DATE_PATTERN, "description": "YYYY-MM-DD"}
+    if kind == "datetime":
+        return {"type": "string", "pattern": DATETIME_PATTERN, "description": "YYYY-MM-DDTHH:MM[:SS][+08:00]"}
+    if kind == "duration":
+        return {"type": "string"}
+    if kind == "list":
+        return {"type": "array", "items": _schema_of(spec.item) if spec.item else {}}
+    if kind == "object":
+        return _object_schema(spec.properties)
+    raise ValueError(f"unknown fact type {kind}")
+
+
+def _object_schema(props: tuple[FactSpec, ...]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {p.name: _schema_of(p) for p in props},
+        "required": [p.name for p in props if p.required],
+        "additionalProperties": False,
+    }
+
+
+def case_schema(vocabulary: tuple[FactSpec, ...]) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a case document for this vocabulary."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {
+            "case_id": {"type": "string", "minLength": 1},
+            "now": {"type": "string", "pattern": DATETIME_PATTERN, "description": "YYYY-MM-DDTHH:MM[:SS][+08:00]"},
+            "description": {"type": "string"},
+            "facts": _object_schema(vocabulary),
+        },
+        "required": ["facts"],
+        "additionalProperties": False,
+    }
+
+
+def parse_datetime(text: str, tz: ZoneInfo) -> datetime:
+    """ISO 8601 text to an aware datetime; a naive one is read in `tz`."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+
+
+class Normaliser:
+    """Turns validated case facts into the declared Python types (Decimal, date, aware datetime)."""
+
+    def __init__(self, vocabulary: tuple[FactSpec, ...], tz: ZoneInfo):
+        self.vocabulary = vocabulary
+        self.tz = tz
+        self.validator = jsonschema.Draft202012Validator(case_schema(vocabulary))
+
+    def case(self, data: Any, smap: SourceMap | None = None, filename: str = "<case>") -> tuple[dict[str, Any], str]:
+        """Validate and normalise a case document; returns (facts, case_id) or raises CaseError."""
+        smap = smap or SourceMap()
+        if not isinstance(data, dict):
+            raise CaseError([Diagnostic(Location(filename, 1, 1), "case-invalid", "a case must be a mapping with 'facts'")])
+        diags = schema_diagnostics(self.validator, data, smap, filename, code="case-invalid")
+        if diags:
+            raise CaseError(diags)
+        out: dict[str, Any] = {}
+        errors: list[Diagnostic] = []
+        self._object(self.vocabulary, data["facts"], ("facts",), out, errors, smap, filename)
+        if errors:
+            raise CaseError(errors)
+        return out, str(data.get("case_id", ""))
+
+    def _object(self, props, raw, path, out, errors, smap, filename) -> None:
+        for spec in props:
+            if spec.name in raw:
+                out[spec.name] = self._value(spec, raw[spec.name], path + (spec.name,), errors, smap, filename)
+
+    def _value(self, spec: FactSpec, raw: Any, path, errors, smap, filename) -> Any:
+        kind = spec.type.kind
+
+        def fail(message: str) -> None:
+            errors.append(Diagnostic(smap.location(path, default_file=filename), "case-invalid", message))
+
+        if kind in ("number", "money"):
+            places = MONEY_PLACES if kind == "money" else NUMBER_PLACES
+            try:
+                value = Decimal(str(raw)) if not isinstance(raw, Decimal) else raw
+            except InvalidOperation:
+                fail(f"{spec.label.zh} ({spec.name}): not a number: {raw!r}")
+                return None
+            if abs(value) >= MAX_MAGNITUDE:
+                fail(f"{spec.label.zh} ({spec.name}): {value} is too large (limit 10^12)")
+                return None
+            quantum = Decimal(1).scaleb(-places)
+            if value != value.quantize(quantum):
+                fail(f"{spec.label.zh} ({spec.name}): {value} has more than {places} decimal places")
+                return None
+            return value.quantize(quantum)
+        if kind == "integer":
+            if abs(raw) >= MAX_MAGNITUDE:
+                fail(f"{spec.label.zh} ({spec.name}): {raw} is too large (limit 10^12)")
+            return int(raw)
+        if kind == "date":
+            try:
+                return date.fromisoformat(raw)
+            except ValueError as exc:
+                fail(f"{spec.label.zh} ({spec.name}): invalid date {raw!r}: {exc}")
+                return None
+        if kind == "datetime":
+            try:
+                return parse_datetime(raw, self.tz)
+            except ValueError as exc:
+                fail(f"{spec.label.zh} ({spec.name}): invalid datetime {raw!r}: {exc}")
+                return None
+        if kind == "list" and spec.item is not None:
+            return tuple(self._value(spec.item, v, path + (i,), errors, smap, filename) for i, v in enumerate(raw))
+        if kind == "object":
+            obj: dict[str, Any] = {}
+            self._object(spec.properties, raw, path, obj, errors, smap, filename)
+            return obj
+        return raw
+
+
+def vocabulary_path(path: tuple[object, ...]) -> str:
+    return json_path(path)
+
+
+_ID = re.compile(r"^[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]*$")
+
+
+def is_identifier(name: str) -> bool:
+    """Fact and finding names must be usable as expression paths."""
+    return bool(_ID.match(name))

@@ -1,0 +1,131 @@
+"""The compiled, immutable Policy and its parts; `Policy.evaluate` is the engine's entry point."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from .errors import Location
+from .expr import ir
+from .expr.pyeval import Compiled
+from .facts import FactSpec, Label, Normaliser
+from .types import Type, list_of
+
+if TYPE_CHECKING:
+    from .decision import Decision
+
+ENGINES = ("durable", "python")
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    label: Label
+    to: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class FindingSpec:
+    """A declared finding: its type, labels and what happens when rules disagree."""
+
+    id: str
+    type: Type
+    label: Label
+    value_labels: tuple[tuple[str, Label], ...]
+    conflict: str
+    default: Any
+
+    @property
+    def value_type(self) -> Type:
+        return list_of(self.type) if self.conflict == "collect" else self.type
+
+    def value_label(self, value: Any) -> Label | None:
+        for key, label in self.value_labels:
+            if key == value:
+                return label
+        return None
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    id: str
+    label: Label
+    ref: str
+    priority: int
+    when_text: str
+    when: ir.Node
+    test: Compiled
+    sets: tuple[tuple[str, Any], ...]
+    actions: tuple[Action, ...]
+    forms: tuple[str, ...]
+    warnings: tuple[str, ...]
+    order: int
+    layer: int
+    location: Location
+    reads: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A compiled pack. Immutable; evaluate as many cases as you like, from any thread."""
+
+    id: str
+    version: str
+    title: Label
+    timezone: ZoneInfo
+    effective_from: date | None
+    facts: tuple[FactSpec, ...]
+    findings: tuple[FindingSpec, ...]
+    rules: tuple[CompiledRule, ...]
+    roles: Mapping[str, Label]
+    forms: Mapping[str, Label]
+    root: Path
+    files: tuple[str, ...]
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    @property
+    def layers(self) -> tuple[tuple[CompiledRule, ...], ...]:
+        """Rules grouped by layer, each sorted by priority (high first) then file order."""
+        if "layers" not in self._cache:
+            count = max((r.layer for r in self.rules), default=-1) + 1
+            grouped = tuple(
+                tuple(sorted((r for r in self.rules if r.layer == k), key=lambda r: (-r.priority, r.order)))
+                for k in range(count)
+            )
+            self._cache["layers"] = grouped
+        return self._cache["layers"]
+
+    @property
+    def normaliser(self) -> Normaliser:
+        with self._lock:
+            if "normaliser" not in self._cache:
+                self._cache["normaliser"] = Normaliser(self.facts, self.timezone)
+            return self._cache["normaliser"]
+
+    def backend(self, engine: str):
+        """The rule evaluator for `engine`, built once per policy."""
+        from .backends import make_backend
+
+        with self._lock:
+            key = "backend:" + engine
+            if key not in self._cache:
+                self._cache[key] = make_backend(engine, self)
+            return self._cache[key]
+
+    def case_schema(self) -> dict[str, Any]:
+        from .facts import case_schema
+
+        return case_schema(self.facts)
+
+    def evaluate(self, case: Mapping[str, Any], now: datetime | str | None = None, *, engine: str = "durable") -> Decision:
+        """Decide a case. `case` is {"case_id": ..., "facts": {...}}; `now` is required (or case["now"])."""
+        from .evaluate import evaluate_case
+
+        return evaluate_case(self, case, now, engine=engine)

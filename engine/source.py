@@ -1,0 +1,180 @@
+"""Safe YAML/JSON loading that keeps the source position of every key and value."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Diagnostic, Location, json_path
+
+PathKey = tuple[object, ...]
+
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_NULL = "tag:yaml.org,2002:null"
+_STR = "tag:yaml.org,2002:str"
+
+
+@dataclass
+class SourceMap:
+    """Positions of values and keys by path; each entry is (file, line, column, scalar style)."""
+
+    values: dict[PathKey, tuple[str, int, int, str | None]] = field(default_factory=dict)
+    keys: dict[PathKey, tuple[str, int, int]] = field(default_factory=dict)
+
+    def location(self, path: PathKey, *, key: bool = False, default_file: str = "") -> Location:
+        """Location of the value at `path` (or of its key), falling back to the nearest parent."""
+        probe = tuple(path)
+        if key and probe in self.keys:
+            file, line, col = self.keys[probe]
+            return Location(file, line, col, json_path(path))
+        while True:
+            if probe in self.values:
+                file, line, col, _ = self.values[probe]
+                return Location(file, line, col, json_path(path))
+            if not probe:
+                return Location(default_file, 1, 1, json_path(path))
+            probe = probe[:-1]
+
+    def style(self, path: PathKey) -> str | None:
+        entry = self.values.get(tuple(path))
+        return entry[3] if entry else None
+
+    def rebase(self, prefix: PathKey, mapper: dict[PathKey, PathKey] | None = None) -> SourceMap:
+        """A copy with every path put under `prefix` (used when merging included files)."""
+        out = SourceMap()
+        for p, v in self.values.items():
+            out.values[prefix + p] = v
+        for p, v in self.keys.items():
+            out.keys[prefix + p] = v
+        return out
+
+    def update(self, other: SourceMap) -> None:
+        self.values.update(other.values)
+        self.keys.update(other.keys)
+
+
+class _Builder:
+    def __init__(self, filename: str):
+        self.filename = filename
+        self.smap = SourceMap()
+        self.errors: list[Diagnostic] = []
+        self._scalar = yaml.constructor.SafeConstructor()
+
+    def _pos(self, mark: yaml.Mark) -> tuple[str, int, int]:
+        return (self.filename, mark.line + 1, mark.column + 1)
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        file, line, col = self._pos(node.start_mark)
+        style = getattr(node, "style", None)
+        self.smap.values[path] = (file, line, col, style)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for knode, vnode in node.value:
+                if knode.tag == "tag:yaml.org,2002:merge":
+                    self.errors.append(
+                        Diagnostic(
+                            Location(*self._pos(knode.start_mark), json_path(path)),
+                            "yaml-syntax",
+                            "merge keys (<<) are not supported",
+                        )
+                    )
+                    continue
+                key = self._scalar_value(knode) if isinstance(knode, yaml.ScalarNode) else None
+                if not isinstance(key, str | int | bool) or key is None:
+                    self.errors.append(
+                        Diagnostic(
+                            Location(*self._pos(knode.start_mark), json_path(path)),
+                            "yaml-syntax",
+                            "mapping keys must be plain strings",
+                        )
+                    )
+                    continue
+                key = str(key) if not isinstance(key, str) else key
+                if key in out:
+                    self.errors.append(
+                        Diagnostic(
+                            Location(*self._pos(knode.start_mark), json_path(path + (key,))),
+                            "duplicate-key",
+                            f"duplicate key '{key}' (first at line {self.smap.keys[path + (key,)][1]})",
+                        )
+                    )
+                    continue
+                self.smap.keys[path + (key,)] = self._pos(knode.start_mark)
+                out[key] = self.build(vnode, path + (key,))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self._scalar_value(node)
+
+    def _scalar_value(self, node: yaml.ScalarNode) -> Any:
+        tag = node.tag
+        if tag == _FLOAT:
+            # Decimal from the source text: no float ever touches an amount.
+            text = node.value.replace("_", "")
+            try:
+                value = Decimal(text)
+            except InvalidOperation:
+                return float(self._scalar.construct_yaml_float(node))
+            return value if value.is_finite() else float(value)
+        if tag in (_BOOL, _INT, _NULL):
+            return self._scalar.construct_object(node)
+        # Timestamps, binary and every other tag stay as their text: JSON and YAML cases then read alike.
+        return node.value
+
+
+def parse_yaml(text: str, filename: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
+    """Parse one YAML (or JSON) document; returns (data, source map, diagnostics)."""
+    builder = _Builder(filename)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem:
+            problem = f"{exc.problem} ({exc.context})"
+        return None, builder.smap, [Diagnostic(Location(filename, line, col), "yaml-syntax", problem)]
+    except yaml.YAMLError as exc:
+        return None, builder.smap, [Diagnostic(Location(filename, 1, 1), "yaml-syntax", str(exc))]
+    if node is None:
+        return None, builder.smap, []
+    data = builder.build(node, ())
+    return data, builder.smap, builder.errors
+
+
+def parse_json(text: str, filename: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
+    """Parse JSON; positions come from the YAML composer, which reads JSON as well."""
+    try:
+        json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        return None, SourceMap(), [Diagnostic(Location(filename, exc.lineno, exc.colno), "json-syntax", exc.msg)]
+    data, smap, diags = parse_yaml(text.replace("\t", " "), filename)
+    if diags or data is None:
+        # A few valid JSON texts are not YAML 1.1: keep the data, lose only the positions.
+        return json.loads(text, parse_float=Decimal), SourceMap(), []
+    return data, smap, diags
+
+
+def read_document(path: Path, display: str | None = None) -> tuple[Any, SourceMap, list[Diagnostic]]:
+    """Read a YAML or JSON file; a missing or unreadable file is a diagnostic, not an exception."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, SourceMap(), [Diagnostic(Location(name, 0, 0), "file-not-found", "no such file")]
+    except IsADirectoryError:
+        return None, SourceMap(), [Diagnostic(Location(name, 0, 0), "file-not-found", "is a directory, not a file")]
+    except UnicodeDecodeError as exc:
+        return None, SourceMap(), [Diagnostic(Location(name, 1, 1), "encoding", f"not UTF-8 text: {exc.reason}")]
+    except OSError as exc:
+        return None, SourceMap(), [Diagnostic(Location(name, 0, 0), "file-unreadable", exc.strerror or str(exc))]
+    if path.suffix.lower() == ".json":
+        return parse_json(text, name)
+    return parse_yaml(text, name)

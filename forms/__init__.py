@@ -1,0 +1,1 @@
+"""Bundled form definitions and templates (data only)."""

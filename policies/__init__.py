@@ -1,0 +1,1 @@
+"""Bundled policy packs (data only): one folder per pack, each with policy.yaml."""
