@@ -23,6 +23,7 @@ Exit codes:
   3  a case file is invalid
   4  evaluation failed (for example conflicting findings)
   5  internal error (a bug: please report it with the input)
+  6  policy tests failed (test)
 """
 
 
@@ -89,10 +90,6 @@ def read_case(path: str) -> tuple[Any, SourceMap, str]:
     return data, smap, name
 
 
-def parse_now(value: str | None) -> datetime | str | None:
-    return value
-
-
 @command
 @click.argument("pack")
 @click.argument("case", type=click.Path(allow_dash=True))
@@ -103,16 +100,14 @@ def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str) 
     """Evaluate CASE (YAML/JSON file, or - for JSON on stdin) against PACK."""
     policy = engine.load_policy(pack)
     data, smap, name = read_case(case)
+    if not isinstance(data, dict):
+        raise CaseError([Diagnostic(Location(name, 1, 1), "case-invalid", "a case must be a mapping with 'facts'")])
     moment: datetime | str | None = now
-    if moment is None and not (isinstance(data, dict) and data.get("now")):
+    if moment is None and not data.get("now"):
         # The engine has no clock; the CLI is where "now" means the current time.
         moment = datetime.now(policy.timezone)
-    decision = evaluate_case(policy, data if isinstance(data, dict) else {}, moment, engine=engine_name, smap=smap, filename=name) if isinstance(data, dict) else _not_a_mapping(name)
+    decision = evaluate_case(policy, data, moment, engine=engine_name, smap=smap, filename=name)
     click.echo(decision.to_json() if fmt == "json" else decision.to_text(), nl=fmt == "json")
-
-
-def _not_a_mapping(name: str) -> Any:
-    raise CaseError([Diagnostic(Location(name, 1, 1), "case-invalid", "a case must be a mapping with 'facts'")])
 
 
 @command
@@ -141,6 +136,43 @@ def schema(what: str, pack: str | None) -> None:
             raise click.UsageError("'schema case' needs a PACK")
         out = engine.load_policy(pack).case_schema()
     click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+@command
+@click.argument("packs", nargs=-1, required=True)
+@click.option(
+    "--engine",
+    "engines",
+    multiple=True,
+    type=click.Choice(list(engine.ENGINES)),
+    help="engine(s) to run (default: all, and they must agree)",
+)
+@click.option("--coverage", is_flag=True, help="list rules no test case fired")
+@click.option("-v", "--verbose", is_flag=True, help="print every case, not only failures")
+def test(packs: tuple[str, ...], engines: tuple[str, ...], coverage: bool, verbose: bool) -> None:
+    """Run the policy test suites in each PACK's tests/ folder."""
+    from engine.testing import run_pack_tests
+
+    failed = False
+    for ref in packs:
+        policy = engine.load_policy(ref)
+        report = run_pack_tests(policy, engines or engine.ENGINES)
+        for d in report.diagnostics:
+            click.echo(str(d), err=True)
+        for r in report.results:
+            if not r.passed:
+                click.echo(f"FAIL {r.file}:{r.line} [{r.engine}] {r.name}")
+                for line in r.failures:
+                    click.echo("     " + line.replace("\n", "\n     "))
+            elif verbose:
+                click.echo(f"ok   {r.file}:{r.line} [{r.engine}] {r.name}")
+        passed = sum(r.passed for r in report.results)
+        click.echo(f"{policy.id}: {passed} passed, {len(report.results) - passed} failed")
+        if coverage:
+            never = report.coverage["rules_never_fired"]
+            click.echo(f"{policy.id}: rules never fired: {', '.join(never) if never else 'none'}")
+        failed = failed or not report.passed
+    sys.exit(6 if failed else 0)
 
 
 def run() -> None:

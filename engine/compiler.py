@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jsonschema
 
 from .errors import Diagnostic, Location, PolicyError, did_you_mean, sort_diagnostics
-from .expr import ExprError, Scope, check, parse
-from .expr import ir
+from .expr import ExprError, Scope, check, ir, parse
 from .expr.pyeval import MISSING, compile_expr
 from .facts import FactSpec, Label, build_spec, parse_datetime
 from .loader import RawPack, load_pack
@@ -175,7 +174,14 @@ class _Compiler:
             return out
         for name, spec in raw.items():
             if not _is_map(spec) or spec.get("type") not in (
-                "string", "number", "integer", "boolean", "date", "datetime", "enum", "money"
+                "string",
+                "number",
+                "integer",
+                "boolean",
+                "date",
+                "datetime",
+                "enum",
+                "money",
             ):
                 continue
             try:
@@ -202,7 +208,11 @@ class _Compiler:
         result: Any = value
         if t.values is not None:
             if not isinstance(value, str) or value not in t.values:
-                self.error(path, "unknown-value", f"{value!r} is not a value of finding '{finding}'{did_you_mean(str(value), t.values)}")
+                self.error(
+                    path,
+                    "unknown-value",
+                    f"{value!r} is not a value of finding '{finding}'{did_you_mean(str(value), t.values)}",
+                )
                 return MISSING
         elif kind == "string":
             ok = isinstance(value, str)
@@ -252,7 +262,9 @@ class _Compiler:
                 try:
                     typed = check(parse(text), scope)
                 except ExprError as exc:
-                    self.diags.append(Diagnostic(self.expr_location(path + ("when",), text, exc.offset), exc.code, exc.message))
+                    self.diags.append(
+                        Diagnostic(self.expr_location(path + ("when",), text, exc.offset), exc.code, exc.message)
+                    )
             then = rule.get("then") if _is_map(rule.get("then")) else {}
             sets: list[tuple[str, Any]] = []
             set_raw = then.get("set")
@@ -260,7 +272,12 @@ class _Compiler:
                 for fid, value in set_raw.items():
                     spec = by_finding.get(fid)
                     if spec is None:
-                        self.error(path + ("then", "set", fid), "dangling-ref", f"unknown finding '{fid}'{did_you_mean(fid, by_finding)}", key=True)
+                        self.error(
+                            path + ("then", "set", fid),
+                            "dangling-ref",
+                            f"unknown finding '{fid}'{did_you_mean(fid, by_finding)}",
+                            key=True,
+                        )
                         continue
                     literal = self._literal_value(path + ("then", "set", fid), spec.type, value, fid)
                     if literal is not MISSING:
@@ -271,16 +288,35 @@ class _Compiler:
                     continue
                 to = action.get("to")
                 if isinstance(to, str) and to not in roles:
-                    self.error(path + ("then", "actions", ai, "to"), "dangling-ref", f"unknown role '{to}'{did_you_mean(to, roles)}")
-                actions.append(Action(action["id"], Label.of(action.get("label"), action["id"]), to if isinstance(to, str) else None, action.get("note")))
+                    self.error(
+                        path + ("then", "actions", ai, "to"),
+                        "dangling-ref",
+                        f"unknown role '{to}'{did_you_mean(to, roles)}",
+                    )
+                actions.append(
+                    Action(
+                        action["id"],
+                        Label.of(action.get("label"), action["id"]),
+                        to if isinstance(to, str) else None,
+                        action.get("note"),
+                    )
+                )
             form_ids: list[str] = []
             for fi, form in enumerate(then.get("forms") or [] if isinstance(then.get("forms"), list) else []):
                 if not isinstance(form, str):
                     continue
                 if form not in forms:
-                    self.error(path + ("then", "forms", fi), "dangling-ref", f"unknown form '{form}'{did_you_mean(form, forms)} (declare it under forms)")
+                    self.error(
+                        path + ("then", "forms", fi),
+                        "dangling-ref",
+                        f"unknown form '{form}'{did_you_mean(form, forms)} (declare it under forms)",
+                    )
                 form_ids.append(form)
-            warnings = tuple(w for w in (then.get("warnings") or []) if isinstance(w, str)) if isinstance(then.get("warnings"), list) else ()
+            warnings = (
+                tuple(w for w in (then.get("warnings") or []) if isinstance(w, str))
+                if isinstance(then.get("warnings"), list)
+                else ()
+            )
             if typed is None or not isinstance(rid, str) or not isinstance(rule.get("ref"), str):
                 continue
             priority = rule.get("priority", 0)
@@ -319,8 +355,10 @@ class _Compiler:
             if r.id in layer:
                 return layer[r.id]
             if r.id in visiting:
-                cycle = " → ".join(chain[chain.index(r.id):] + (r.id,))
-                self.diags.append(Diagnostic(r.location, "finding-cycle", f"rules depend on each other through findings: {cycle}"))
+                cycle = " → ".join(chain[chain.index(r.id) :] + (r.id,))
+                self.diags.append(
+                    Diagnostic(r.location, "finding-cycle", f"rules depend on each other through findings: {cycle}")
+                )
                 return 0
             visiting.add(r.id)
             d = 0

@@ -56,14 +56,16 @@ class ZhiduError(Exception):
     """Base class of every error the engine raises on purpose."""
 
     exit_code = 1
+    default_code = "error"
 
-    def __init__(self, diagnostics: Iterable[Diagnostic] | str):
+    def __init__(self, diagnostics: Iterable[Diagnostic] | str, code: str | None = None):
         if isinstance(diagnostics, str):
             self.diagnostics: list[Diagnostic] = []
             message = diagnostics
         else:
             self.diagnostics = sort_diagnostics(diagnostics)
             message = "\n".join(str(d) for d in self.diagnostics)
+        self.code = code or (self.diagnostics[0].code if self.diagnostics else self.default_code)
         super().__init__(message)
 
 
@@ -83,6 +85,7 @@ class EvaluationError(ZhiduError):
     """Evaluation could not reach a decision (for example a finding conflict under policy `error`)."""
 
     exit_code = 4
+    default_code = "evaluation-error"
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

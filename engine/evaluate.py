@@ -22,15 +22,19 @@ def resolve_now(policy: Policy, now: datetime | str | None, case: Mapping[str, A
 
     value: Any = now if now is not None else case.get("now")
     if value is None:
-        raise EvaluationError("no evaluation time: pass now (CLI --now) or put 'now' in the case")
+        raise EvaluationError("no evaluation time: pass now (CLI --now) or put 'now' in the case", code="no-now")
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=policy.timezone)
     if isinstance(value, str) and re.match(DATETIME_PATTERN, value):
         try:
             return parse_datetime(value, policy.timezone)
         except ValueError as exc:
-            raise CaseError([Diagnostic(Location(filename, 0, 0, "$.now"), "bad-now", f"invalid now {value!r}: {exc}")]) from None
-    raise CaseError([Diagnostic(Location(filename, 0, 0, "$.now"), "bad-now", f"now must be an ISO 8601 datetime, not {value!r}")])
+            raise CaseError(
+                [Diagnostic(Location(filename, 0, 0, "$.now"), "bad-now", f"invalid now {value!r}: {exc}")]
+            ) from None
+    raise CaseError(
+        [Diagnostic(Location(filename, 0, 0, "$.now"), "bad-now", f"now must be an ISO 8601 datetime, not {value!r}")]
+    )
 
 
 def evaluate_case(
@@ -45,7 +49,7 @@ def evaluate_case(
     from .policy import ENGINES
 
     if engine not in ENGINES:
-        raise EvaluationError(f"unknown engine '{engine}' (choose {' or '.join(ENGINES)})")
+        raise EvaluationError(f"unknown engine '{engine}' (choose {' or '.join(ENGINES)})", code="unknown-engine")
     facts, case_id = policy.normaliser.case(case, smap, filename)
     moment = resolve_now(policy, now, case, filename)
     backend = policy.backend(engine)
@@ -65,7 +69,8 @@ def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any],
     outcomes: dict[tuple[str, str], str] = {}
     for spec in policy.findings:
         setters = sorted(
-            ((r, v) for r in fired for fid, v in r.sets if fid == spec.id), key=lambda rv: (-rv[0].priority, rv[0].layer, rv[0].order)
+            ((r, v) for r in fired for fid, v in r.sets if fid == spec.id),
+            key=lambda rv: (-rv[0].priority, rv[0].layer, rv[0].order),
         )
         if not setters:
             if spec.default is not MISSING:
@@ -86,7 +91,8 @@ def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any],
             detail = ", ".join(f"{r.id} → {v}" for r, v in contenders)
             why = "at the same priority " if spec.conflict == "priority" else ""
             raise EvaluationError(
-                f"finding '{spec.id}' ({spec.conflict} policy): rules set different values {why}— {detail}"
+                f"finding '{spec.id}' ({spec.conflict} policy): rules set different values {why}— {detail}",
+                code="finding-conflict",
             )
         values[spec.id] = contenders[0][1]
         winners = {r.id for r, _ in contenders}
@@ -109,7 +115,11 @@ def _build(
         if spec.id not in values:
             continue
         value = values[spec.id]
-        setters = [r for r in fired if any(fid == spec.id for fid, _ in r.sets) and outcomes.get((r.id, spec.id)) != "overridden"]
+        setters = [
+            r
+            for r in fired
+            if any(fid == spec.id for fid, _ in r.sets) and outcomes.get((r.id, spec.id)) != "overridden"
+        ]
         if isinstance(value, tuple):
             labels = [spec.value_label(v) for v in value]
             value_label: Any = [lb.zh for lb in labels] if all(labels) else None
@@ -135,10 +145,19 @@ def _build(
     for r in fired:
         effects: list[dict[str, Any]] = []
         for fid, v in r.sets:
-            effects.append({"kind": "set", "finding": fid, "value": jsonable(v, tz), "outcome": outcomes.get((r.id, fid), "applied")})
+            effects.append(
+                {
+                    "kind": "set",
+                    "finding": fid,
+                    "value": jsonable(v, tz),
+                    "outcome": outcomes.get((r.id, fid), "applied"),
+                }
+            )
         for a in r.actions:
             effects.append({"kind": "action", "id": a.id})
-            entry = actions.setdefault(a.id, {"id": a.id, "label": a.label.zh, "label_en": a.label.en, "rules": [], "refs": []})
+            entry = actions.setdefault(
+                a.id, {"id": a.id, "label": a.label.zh, "label_en": a.label.en, "rules": [], "refs": []}
+            )
             if a.to:
                 entry["to"] = a.to
                 entry["to_label"] = policy.roles[a.to].zh if a.to in policy.roles else a.to
@@ -149,13 +168,29 @@ def _build(
             effects.append({"kind": "form", "id": form_id})
             label = policy.forms.get(form_id)
             entry = forms.setdefault(
-                form_id, {"id": form_id, "label": label.zh if label else form_id, "label_en": label.en if label else form_id, "rules": [], "refs": []}
+                form_id,
+                {
+                    "id": form_id,
+                    "label": label.zh if label else form_id,
+                    "label_en": label.en if label else form_id,
+                    "rules": [],
+                    "refs": [],
+                },
             )
             _cite(entry, r)
         for i, text in enumerate(r.warnings):
             effects.append({"kind": "warning", "id": f"{r.id}#{i + 1}"})
             warnings.append({"code": "rule-warning", "message": text, "rule": r.id, "ref": r.ref})
-        trace.append({"rule": r.id, "label": r.label.zh, "ref": r.ref, "priority": r.priority, "layer": r.layer, "effects": effects})
+        trace.append(
+            {
+                "rule": r.id,
+                "label": r.label.zh,
+                "ref": r.ref,
+                "priority": r.priority,
+                "layer": r.layer,
+                "effects": effects,
+            }
+        )
     return Decision(
         policy={"id": policy.id, "version": policy.version},
         case_id=case_id,

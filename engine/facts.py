@@ -154,7 +154,9 @@ class Normaliser:
         """Validate and normalise a case document; returns (facts, case_id) or raises CaseError."""
         smap = smap or SourceMap()
         if not isinstance(data, dict):
-            raise CaseError([Diagnostic(Location(filename, 1, 1), "case-invalid", "a case must be a mapping with 'facts'")])
+            raise CaseError(
+                [Diagnostic(Location(filename, 1, 1), "case-invalid", "a case must be a mapping with 'facts'")]
+            )
         diags = schema_diagnostics(self.validator, data, smap, filename, code="case-invalid")
         if diags:
             raise CaseError(diags)

@@ -101,7 +101,9 @@ def _merge_include(pack: RawPack, path: Path) -> None:
     if data is None:
         return
     if not isinstance(data, dict):
-        pack.diagnostics.append(Diagnostic(Location(name, 1, 1), "schema", "an included file must be a mapping of sections"))
+        pack.diagnostics.append(
+            Diagnostic(Location(name, 1, 1), "schema", "an included file must be a mapping of sections")
+        )
         return
     for key, value in data.items():
         kloc = smap.location((key,), key=True, default_file=name)
@@ -144,5 +146,9 @@ def _merge_include(pack: RawPack, path: Path) -> None:
         else:
             allowed = ", ".join(LIST_SECTIONS + MAP_SECTIONS)
             pack.diagnostics.append(
-                Diagnostic(kloc, "include-section", f"an included file may hold only {allowed} (with the right shape); '{key}' belongs in policy.yaml")
+                Diagnostic(
+                    kloc,
+                    "include-section",
+                    f"an included file may hold only {allowed} (with the right shape); '{key}' belongs in policy.yaml",
+                )
             )

@@ -124,7 +124,9 @@ class Policy:
 
         return case_schema(self.facts)
 
-    def evaluate(self, case: Mapping[str, Any], now: datetime | str | None = None, *, engine: str = "durable") -> Decision:
+    def evaluate(
+        self, case: Mapping[str, Any], now: datetime | str | None = None, *, engine: str = "durable"
+    ) -> Decision:
         """Decide a case. `case` is {"case_id": ..., "facts": {...}}; `now` is required (or case["now"])."""
         from .evaluate import evaluate_case
 

@@ -93,5 +93,7 @@ def _diagnostics(error: jsonschema.ValidationError, smap: SourceMap, filename: s
     if error.validator == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         name = missing[0] if missing else error.message
-        return [Diagnostic(smap.location(path, default_file=filename), "missing-field", f"missing required field '{name}'")]
+        return [
+            Diagnostic(smap.location(path, default_file=filename), "missing-field", f"missing required field '{name}'")
+        ]
     return [Diagnostic(smap.location(path, default_file=filename), code, _message(error))]

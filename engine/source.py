@@ -139,7 +139,10 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, SourceMap, list[Diagnosti
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem:
-            problem = f"{exc.problem} ({exc.context})"
+            where = ""
+            if exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+                where = f" that starts at {exc.context_mark.line + 1}:{exc.context_mark.column + 1}"
+            problem = f"{exc.problem} ({exc.context}{where})"
         return None, builder.smap, [Diagnostic(Location(filename, line, col), "yaml-syntax", problem)]
     except yaml.YAMLError as exc:
         return None, builder.smap, [Diagnostic(Location(filename, 1, 1), "yaml-syntax", str(exc))]

@@ -13,7 +13,8 @@ Traps (numbers from durable-rules-notes.md) and how this adapter answers each:
 11 the C extension is not thread-safe    → a process-wide lock serialises assertions.
 12 wall-clock timers                     → never used: `now` is a fact like any other.
 13 batch assertions misfire              → one case, one assertion at a time.
-14 256-property facts fail               → only referenced fields are sent; computed values are grouped.
+14 256-property facts fail (nested objects count too) → only the fields a ruleset reads are sent,
+                                         and a layer is split so that no ruleset reads more than FIELD_LIMIT.
 15 huge rulesets hang                    → a layer is split into rulesets of at most CHUNK rules.
 """
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from ..policy import CompiledRule, Policy
 
 CHUNK = 400
-GROUP = 64
+FIELD_LIMIT = 200  # durable-rules fails at 256 properties, nested objects and their fields included
 SCALE = 10**6  # numbers carry at most 6 decimal places (facts.NUMBER_PLACES)
 LIMIT = 10**18  # int64 headroom for sums of two encoded values
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -105,7 +106,12 @@ class _Translator:
             if positive:
                 return {"$and": [{"$ex": {field: 1}}, {field: True}]}
             return {"$or": [{"$nex": {field: 1}}, {field: False}]}
-        if isinstance(node, ir.Call) and node.name == "exists" and isinstance(node.args[0], ir.Path) and _scalar(node.args[0].type):
+        if (
+            isinstance(node, ir.Call)
+            and node.name == "exists"
+            and isinstance(node.args[0], ir.Path)
+            and _scalar(node.args[0].type)
+        ):
             field = self._field(node.args[0])
             return {"$ex" if positive else "$nex": {field: 1}}
         if isinstance(node, ir.Compare):
@@ -184,7 +190,11 @@ class _Translator:
         return None
 
     def _in(self, node: ir.In, positive: bool) -> dict[str, Any] | None:
-        if not isinstance(node.item, ir.Path) or not _scalar(node.item.type) or not isinstance(node.container, ir.ListLit):
+        if (
+            not isinstance(node.item, ir.Path)
+            or not _scalar(node.item.type)
+            or not isinstance(node.container, ir.ListLit)
+        ):
             return None
         values = [encode(i.value) if isinstance(i, ir.Literal) else None for i in node.container.items]
         if any(v is None for v in values):
@@ -204,18 +214,24 @@ class _Translator:
         return {"$or": [{"$nex": {field: 1}}, {"$and": [present, {"$or" if member else "$and": tests}]}]}
 
     def _computed(self, node: ir.Node, positive: bool) -> dict[str, Any]:
-        n = len(self.computed)
-        name = f"__g{n // GROUP}.c{n % GROUP}"
+        name = f"__c{len(self.computed)}"
         test = compile_expr(node)
         self.computed.append((name, lambda env, test=test: test(env) is True))
         return {name: positive}
 
+    def property_count(self) -> int:
+        """Properties of the asserted fact, nested objects included, plus `__z` and `sid`."""
+        prefixes = {names[:i] for names in self.paths.values() for i in range(1, len(names) + 1)}
+        return len(prefixes) + len(self.computed) + 2
 
-class _Layer:
-    def __init__(self, rulesets: list[str], paths: dict[str, tuple[str, ...]], computed: list[tuple[str, Callable[[Env], Any]]]):
-        self.rulesets = rulesets
-        self.paths = paths
-        self.computed = computed
+
+class _Ruleset:
+    """One registered durable ruleset and exactly the fields its rules read."""
+
+    def __init__(self, name: str, translator: _Translator):
+        self.name = name
+        self.paths = dict(translator.paths)
+        self.computed = list(translator.computed)
 
 
 class DurableBackend:
@@ -224,25 +240,30 @@ class DurableBackend:
     def __init__(self, policy: Policy):
         self.policy = policy
         self._fired: set[str] = set()
-        self.layers: list[_Layer] = []
+        self.layers: list[list[_Ruleset]] = []
         serial = next(_SERIAL)
         definitions: dict[str, dict[str, Any]] = {}
         for k, rules in enumerate(policy.layers):
-            translator = _Translator()
-            names = []
-            for c in range(0, max(len(rules), 1), CHUNK):
-                name = f"zhidu{serial}:{policy.id}@{policy.version}/L{k}/C{c // CHUNK}"
-                definitions[name] = {r.id: self._rule(r, translator) for r in rules[c : c + CHUNK]}
-                if definitions[name]:
-                    names.append(name)
-                else:
-                    del definitions[name]
-            roots = {p[0] for p in translator.paths.values()} | {n.split(".")[0] for n, _ in translator.computed}
-            if len(roots) > 200:
-                raise EvaluationError(
-                    f"layer {k} of {policy.id} reads {len(roots)} fields; durable-rules fails beyond 255 (use --engine python)"
-                )
-            self.layers.append(_Layer(names, dict(translator.paths), list(translator.computed)))
+            chunks: list[tuple[_Translator, dict[str, Any]]] = []
+            for rule in rules:
+                alone = _Translator()
+                alone.condition(rule.when)
+                if alone.property_count() > FIELD_LIMIT:
+                    raise EvaluationError(
+                        f"rule {rule.id} reads {alone.property_count()} fields; durable-rules fails beyond 255 "
+                        "(use --engine python)",
+                        code="durable-limit",
+                    )
+                if not chunks or len(chunks[-1][1]) >= CHUNK or _merged_count(chunks[-1][0], alone) > FIELD_LIMIT:
+                    chunks.append((_Translator(), {}))
+                translator, bucket = chunks[-1]
+                bucket[rule.id] = self._rule(rule, translator)
+            layer = []
+            for c, (translator, bucket) in enumerate(chunks):
+                name = f"zhidu{serial}:{policy.id}@{policy.version}/L{k}/C{c}"
+                definitions[name] = bucket
+                layer.append(_Ruleset(name, translator))
+            self.layers.append(layer)
         if definitions:
             with _LOCK:
                 _host().register_rulesets(definitions)
@@ -258,10 +279,12 @@ class DurableBackend:
 
         return run
 
-    def encode_fact(self, layer: _Layer, facts: dict[str, Any], findings: dict[str, Any], now: datetime) -> dict[str, Any]:
-        """The fact asserted for one case: only the fields the layer reads, exactly encoded."""
+    def encode_fact(
+        self, ruleset: _Ruleset, facts: dict[str, Any], findings: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        """The fact asserted for one case: only the fields the ruleset reads, exactly encoded."""
         fact: dict[str, Any] = {"__z": 1}
-        for dotted, names in layer.paths.items():
+        for dotted, names in ruleset.paths.items():
             if names == ("__now",):
                 value: Any = now
             else:
@@ -274,37 +297,42 @@ class DurableBackend:
             if encoded is None:
                 raise EvaluationError(f"value of '{dotted}' cannot be given to durable-rules exactly: {value!r}")
             _put(fact, names, encoded)
-        if layer.computed:
+        if ruleset.computed:
             env = Env(facts, findings, now, self.policy.timezone)
-            for name, fn in layer.computed:
-                _put(fact, tuple(name.split(".")), fn(env))
+            for name, fn in ruleset.computed:
+                fact[name] = fn(env)
         return fact
 
     def fire(self, layer: int, facts: dict[str, Any], findings: dict[str, Any], now: datetime) -> set[str]:
-        spec = self.layers[layer]
-        if not spec.rulesets:
-            return set()
-        fact = self.encode_fact(spec, facts, findings, now)
+        rulesets = self.layers[layer]
+        asserted_facts = [(r.name, self.encode_fact(r, facts, findings, now)) for r in rulesets]
         host = _host()
         with _LOCK:
             self._fired = set()
-            for name in spec.rulesets:
+            for name, fact in asserted_facts:
                 sid = str(next(_SERIAL))
-                asserted = False
+                created = False
                 try:
                     state = host.assert_fact(name, dict(fact, sid=sid))
-                    asserted = True
+                    created = True
                 except durable_engine.MessageNotHandledException:
-                    asserted = True  # nothing matched: the session exists all the same
+                    created = True  # nothing matched: the session exists all the same
                     state = None
                 except Exception as exc:
                     raise EvaluationError(f"durable-rules rejected the case in {name}: {exc}") from exc
                 finally:
-                    if asserted:
+                    if created:
                         host.delete_state(name, sid)
                 if isinstance(state, dict) and "exception" in state:
                     raise EvaluationError(f"a rule action failed inside durable-rules: {state['exception']}")
             return set(self._fired)
+
+
+def _merged_count(current: _Translator, extra: _Translator) -> int:
+    merged = _Translator()
+    merged.paths = {**current.paths, **extra.paths}
+    merged.computed = current.computed + extra.computed
+    return merged.property_count()
 
 
 def _put(fact: dict[str, Any], names: tuple[str, ...], value: Any) -> None:

@@ -44,7 +44,13 @@ def _arith_type(op: str, a: Type, b: Type, pos: int) -> Type:
                 if k == ("money", "money"):
                     raise ExprError("type-error", "cannot multiply money by money", pos)
                 return MONEY
-            return NUMBER if k == ("money", "money") else MONEY if a.kind == "money" else _fail(pos, "cannot divide a number by money")
+            return (
+                NUMBER
+                if k == ("money", "money")
+                else MONEY
+                if a.kind == "money"
+                else _fail(pos, "cannot divide a number by money")
+            )
         if op == "/":
             return NUMBER
         return INTEGER if k == ("integer", "integer") else NUMBER
@@ -190,7 +196,9 @@ class _Checker:
     def _call(self, node: ir.Call) -> ir.Node:
         fn = FUNCTIONS.get(node.name)
         if fn is None:
-            raise ExprError("unknown-function", f"unknown function '{node.name}'{did_you_mean(node.name, FUNCTIONS)}", node.pos)
+            raise ExprError(
+                "unknown-function", f"unknown function '{node.name}'{did_you_mean(node.name, FUNCTIONS)}", node.pos
+            )
         if node.name == "exists":
             if len(node.args) != 1 or not isinstance(node.args[0], ir.Path):
                 raise ExprError("type-error", "exists() takes one fact or finding name", node.pos)

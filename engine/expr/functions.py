@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..types import BOOLEAN, DATE, DATETIME, DURATION, INTEGER, NUMBER, STRING, Type
+from ..types import BOOLEAN, DATE, DATETIME, DURATION, INTEGER, NUMBER, Type
 
 
 class ArgError(Exception):
@@ -209,16 +209,47 @@ FUNCTIONS: dict[str, Function] = {
         Function("min", "smaller of two values", _typ_minmax, lambda a, b, _tz: min(a, b)),
         Function("max", "larger of two values", _typ_minmax, lambda a, b, _tz: max(a, b)),
         Function("round", "round half up to N decimal places", _typ_round, _round, (1,)),
-        Function("date", "date literal: date('2024-09-14')", _typ_literal(DATE, date.fromisoformat), lambda s, _tz: date.fromisoformat(s), (0,)),
-        Function("datetime", "datetime literal with offset", _typ_literal(DATETIME, _parse_dt), lambda s, _tz: _parse_dt(s), (0,)),
-        Function("duration", "duration literal: duration('13d')", _typ_literal(DURATION, _parse_duration), lambda s, _tz: _parse_duration(s), (0,)),
-        Function("date_of", "calendar date of a datetime in the pack's timezone", _typ_date_of, lambda d, tz: _to_date(d, tz)),
-        Function("days_between", "calendar days from the first date to the second", _typ_between(INTEGER), _days_between),
-        Function("hours_between", "hours (decimal) from the first datetime to the second", _typ_between(NUMBER), _hours_between),
+        Function(
+            "date",
+            "date literal: date('2024-09-14')",
+            _typ_literal(DATE, date.fromisoformat),
+            lambda s, _tz: date.fromisoformat(s),
+            (0,),
+        ),
+        Function(
+            "datetime",
+            "datetime literal with offset",
+            _typ_literal(DATETIME, _parse_dt),
+            lambda s, _tz: _parse_dt(s),
+            (0,),
+        ),
+        Function(
+            "duration",
+            "duration literal: duration('13d')",
+            _typ_literal(DURATION, _parse_duration),
+            lambda s, _tz: _parse_duration(s),
+            (0,),
+        ),
+        Function(
+            "date_of", "calendar date of a datetime in the pack's timezone", _typ_date_of, lambda d, tz: _to_date(d, tz)
+        ),
+        Function(
+            "days_between", "calendar days from the first date to the second", _typ_between(INTEGER), _days_between
+        ),
+        Function(
+            "hours_between",
+            "hours (decimal) from the first datetime to the second",
+            _typ_between(NUMBER),
+            _hours_between,
+        ),
         Function("year", "year of a date", _typ_datepart, lambda d, tz: _to_date(d, tz).year),
         Function("month", "month of a date (1-12)", _typ_datepart, lambda d, tz: _to_date(d, tz).month),
         Function("day", "day of the month", _typ_datepart, lambda d, tz: _to_date(d, tz).day),
-        Function("weekday", "ISO weekday, Monday 1 … Sunday 7", _typ_datepart, lambda d, tz: _to_date(d, tz).isoweekday()),
-        Function("hour", "hour of a datetime in the pack's timezone (0-23)", _typ_hour, lambda d, tz: d.astimezone(tz).hour),
+        Function(
+            "weekday", "ISO weekday, Monday 1 … Sunday 7", _typ_datepart, lambda d, tz: _to_date(d, tz).isoweekday()
+        ),
+        Function(
+            "hour", "hour of a datetime in the pack's timezone (0-23)", _typ_hour, lambda d, tz: d.astimezone(tz).hour
+        ),
     ]
 }

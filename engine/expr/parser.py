@@ -29,7 +29,13 @@ class Token:
     value: object = None
 
 
-DURATION_UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1), "min": timedelta(minutes=1), "s": timedelta(seconds=1)}
+DURATION_UNITS = {
+    "w": timedelta(weeks=1),
+    "d": timedelta(days=1),
+    "h": timedelta(hours=1),
+    "min": timedelta(minutes=1),
+    "s": timedelta(seconds=1),
+}
 KEYWORDS = {"and", "or", "not", "in", "true", "false", "now"}
 _NUM = re.compile(r"\d+(\.\d+)?")
 _IDENT = re.compile(r"[A-Za-z_\u3400-\u9fff][A-Za-z0-9_\u3400-\u9fff]*")
@@ -64,7 +70,9 @@ def tokenize(text: str) -> list[Token]:
                 i = end + unit.end()
                 continue
             if end < len(text) and (_IDENT.match(text, end)):
-                raise ExprError("expr-syntax", f"unexpected '{text[end]}' after number (duration units are w, d, h, min, s)", end)
+                raise ExprError(
+                    "expr-syntax", f"unexpected '{text[end]}' after number (duration units are w, d, h, min, s)", end
+                )
             num = text[i:end]
             tokens.append(Token("num", num, i, Decimal(num) if "." in num else int(num)))
             i = end

@@ -1,0 +1,38 @@
+"""Shared fixtures: bundled and fixture packs, and the decision schema validator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+import engine
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PACKS = FIXTURES / "packs"
+NOW = "2024-09-10T10:00:00+08:00"
+
+
+@pytest.fixture(scope="session")
+def decision_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(engine.decision_schema())
+
+
+@pytest.fixture(scope="session")
+def minimal() -> engine.Policy:
+    return engine.load_policy(PACKS / "minimal")
+
+
+@pytest.fixture(scope="session")
+def pcb() -> engine.Policy:
+    return engine.load_policy("pcb-manufacturer")
+
+
+def both(policy: engine.Policy, case: dict, now: str = NOW) -> dict:
+    """Evaluate on both engines, require identical output, return the decision dict."""
+    python = policy.evaluate(case, now, engine="python").to_dict()
+    durable = policy.evaluate(case, now, engine="durable").to_dict()
+    assert durable == python
+    return python
