@@ -9,13 +9,19 @@ Traps (numbers from durable-rules-notes.md) and how this adapter answers each:
  6 exceptions in actions are swallowed   → the returned state is checked for "exception" and raised.
  7/8 session ids leak and memory grows   → one sid per assertion, `delete_state` in `finally`.
  9 ruleset names cannot be re-registered → names carry a process-unique serial.
-10 each Host starts threads forever      → one Host per process.
+10 each Host starts threads forever      → one Host per process, and it starts none: those threads call
+                                         the C extension without any lock and crashed the process here
+                                         (SIGSEGV) while the main thread asserted; timers and queued
+                                         events are never used, and actions run on the asserting thread.
 11 the C extension is not thread-safe    → a process-wide lock serialises assertions.
 12 wall-clock timers                     → never used: `now` is a fact like any other.
 13 batch assertions misfire              → one case, one assertion at a time.
-14 256-property facts fail (nested objects count too) → only the fields a ruleset reads are sent,
-                                         and a layer is split so that no ruleset reads more than FIELD_LIMIT.
+14 256-property facts fail (nested objects count too), and (found here) a ruleset testing more than 64
+   distinct fields of one fact fails with error 303 → only the fields a ruleset reads are sent, and a
+                                         layer is split so that no ruleset reads more than FIELD_LIMIT.
 15 huge rulesets hang                    → a layer is split into rulesets of at most CHUNK rules.
+16 (found here) `delete_state` after an assertion no rule handled crashes the process (SIGSEGV)
+                                         → every ruleset holds a sentinel rule that matches every case.
 """
 
 from __future__ import annotations
@@ -38,13 +44,16 @@ if TYPE_CHECKING:
     from ..policy import CompiledRule, Policy
 
 CHUNK = 400
-FIELD_LIMIT = 200  # durable-rules fails at 256 properties, nested objects and their fields included
+# durable-rules fails on a fact of 256 properties (nested ones count: error 302) and, measured here,
+# when one ruleset tests more than 64 distinct fields present in the fact (error 303).
+FIELD_LIMIT = 60
 SCALE = 10**6  # numbers carry at most 6 decimal places (facts.NUMBER_PLACES)
 LIMIT = 10**18  # int64 headroom for sums of two encoded values
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
 ALWAYS: dict[str, Any] = {"__z": 1}
 NEVER: dict[str, Any] = {"__z": 0}
+SENTINEL = "__sentinel"  # pack rule ids cannot start with "_", so this never clashes
 _INVERSE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
@@ -54,10 +63,17 @@ _HOST: durable_engine.Host | None = None
 _SERIAL = itertools.count(1)
 
 
+class _QuietHost(durable_engine.Host):
+    """A Host without its background dispatch threads (trap 10)."""
+
+    def _run(self) -> None:
+        return None
+
+
 def _host() -> durable_engine.Host:
     global _HOST
     if _HOST is None:
-        _HOST = durable_engine.Host()
+        _HOST = _QuietHost()
     return _HOST
 
 
@@ -250,12 +266,12 @@ class DurableBackend:
                 alone.condition(rule.when)
                 if alone.property_count() > FIELD_LIMIT:
                     raise EvaluationError(
-                        f"rule {rule.id} reads {alone.property_count()} fields; durable-rules fails beyond 255 "
+                        f"rule {rule.id} reads {alone.property_count()} fields; durable-rules fails beyond 64 "
                         "(use --engine python)",
                         code="durable-limit",
                     )
-                if not chunks or len(chunks[-1][1]) >= CHUNK or _merged_count(chunks[-1][0], alone) > FIELD_LIMIT:
-                    chunks.append((_Translator(), {}))
+                if not chunks or len(chunks[-1][1]) > CHUNK or _merged_count(chunks[-1][0], alone) > FIELD_LIMIT:
+                    chunks.append((_Translator(), {SENTINEL: {"all": [{"m": ALWAYS}], "run": _ignore}}))
                 translator, bucket = chunks[-1]
                 bucket[rule.id] = self._rule(rule, translator)
             layer = []
@@ -315,9 +331,6 @@ class DurableBackend:
                 try:
                     state = host.assert_fact(name, dict(fact, sid=sid))
                     created = True
-                except durable_engine.MessageNotHandledException:
-                    created = True  # nothing matched: the session exists all the same
-                    state = None
                 except Exception as exc:
                     raise EvaluationError(f"durable-rules rejected the case in {name}: {exc}") from exc
                 finally:
@@ -326,6 +339,10 @@ class DurableBackend:
                 if isinstance(state, dict) and "exception" in state:
                     raise EvaluationError(f"a rule action failed inside durable-rules: {state['exception']}")
             return set(self._fired)
+
+
+def _ignore(_closure: Any) -> None:
+    """The sentinel's action: it exists only so that no assertion is ever unhandled (trap 16)."""
 
 
 def _merged_count(current: _Translator, extra: _Translator) -> int:
