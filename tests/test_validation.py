@@ -13,7 +13,10 @@ from tests.conftest import PACKS
 
 
 def diagnostics(path: Path) -> list[str]:
-    return [f"{Path(d.location.file).name}:{d.location.line}:{d.location.column}: {d.code}" for d in engine.compile_pack(path).diagnostics]
+    return [
+        f"{Path(d.location.file).name}:{d.location.line}:{d.location.column}: {d.code}"
+        for d in engine.compile_pack(path).diagnostics
+    ]
 
 
 def test_four_kinds_of_error_are_all_reported_with_positions():
@@ -59,21 +62,91 @@ findings:
 
 # (id, rules section, expected "line:col: code" list, message fragment)
 BROKEN_RULES = [
-    ("expr-column-plain", "  - {id: a, ref: r, when: loss_amount > , then: {set: {sev: minor}}}\n", ["10:40: expr-syntax"], "ends too early"),
-    ("expr-column-quoted", '  - {id: a, ref: r, when: "region == \'domstic\'", then: {set: {sev: minor}}}\n', ["10:38: unknown-value"], "did you mean 'domestic'"),
-    ("expr-column-block", "  - id: a\n    ref: r\n    when: |\n      region == 'domestic' and\n        los > 3\n    then: {set: {sev: minor}}\n", ["14:9: unknown-fact"], "unknown fact 'los'"),
-    ("type-error", "  - {id: a, ref: r, when: loss_amount > 'x', then: {set: {sev: minor}}}\n", ["10:39: type-error"], "cannot compare money with string"),
-    ("not-boolean", "  - {id: a, ref: r, when: loss_amount + 1, then: {set: {sev: minor}}}\n", ["10:39: type-error"], "must be true or false"),
-    ("unknown-function", "  - {id: a, ref: r, when: lenght(region) > 1, then: {set: {sev: minor}}}\n", ["10:27: unknown-function"], "unknown function 'lenght'"),
-    ("unknown-finding", "  - {id: a, ref: r, when: findings.sevv == 'minor', then: {set: {sev: minor}}}\n", ["10:27: unknown-finding"], "did you mean 'sev'"),
-    ("dangling-finding", "  - {id: a, ref: r, when: exists(at), then: {set: {sevv: minor}}}\n", ["10:52: dangling-ref"], "unknown finding 'sevv'"),
-    ("bad-finding-value", "  - {id: a, ref: r, when: exists(at), then: {set: {sev: huge}}}\n", ["10:57: unknown-value"], "'huge'"),
-    ("dangling-form", "  - {id: a, ref: r, when: exists(at), then: {forms: [nope]}}\n", ["10:54: dangling-ref"], "unknown form 'nope'"),
-    ("unknown-field", "  - {id: a, ref: r, when: exists(at), than: {forms: [x]}}\n", ["10:5: missing-field", "10:39: unknown-field"], "did you mean 'then'"),
+    (
+        "expr-column-plain",
+        "  - {id: a, ref: r, when: loss_amount > , then: {set: {sev: minor}}}\n",
+        ["10:40: expr-syntax"],
+        "ends too early",
+    ),
+    (
+        "expr-column-quoted",
+        "  - {id: a, ref: r, when: \"region == 'domstic'\", then: {set: {sev: minor}}}\n",
+        ["10:38: unknown-value"],
+        "did you mean 'domestic'",
+    ),
+    (
+        "expr-column-block",
+        "  - id: a\n    ref: r\n    when: |\n      region == 'domestic' and\n        los > 3\n    then: {set: {sev: minor}}\n",
+        ["14:9: unknown-fact"],
+        "unknown fact 'los'",
+    ),
+    (
+        "type-error",
+        "  - {id: a, ref: r, when: loss_amount > 'x', then: {set: {sev: minor}}}\n",
+        ["10:39: type-error"],
+        "cannot compare money with string",
+    ),
+    (
+        "not-boolean",
+        "  - {id: a, ref: r, when: loss_amount + 1, then: {set: {sev: minor}}}\n",
+        ["10:39: type-error"],
+        "must be true or false",
+    ),
+    (
+        "unknown-function",
+        "  - {id: a, ref: r, when: lenght(region) > 1, then: {set: {sev: minor}}}\n",
+        ["10:27: unknown-function"],
+        "unknown function 'lenght'",
+    ),
+    (
+        "unknown-finding",
+        "  - {id: a, ref: r, when: findings.sevv == 'minor', then: {set: {sev: minor}}}\n",
+        ["10:27: unknown-finding"],
+        "did you mean 'sev'",
+    ),
+    (
+        "dangling-finding",
+        "  - {id: a, ref: r, when: exists(at), then: {set: {sevv: minor}}}\n",
+        ["10:52: dangling-ref"],
+        "unknown finding 'sevv'",
+    ),
+    (
+        "bad-finding-value",
+        "  - {id: a, ref: r, when: exists(at), then: {set: {sev: huge}}}\n",
+        ["10:57: unknown-value"],
+        "'huge'",
+    ),
+    (
+        "dangling-form",
+        "  - {id: a, ref: r, when: exists(at), then: {forms: [nope]}}\n",
+        ["10:54: dangling-ref"],
+        "unknown form 'nope'",
+    ),
+    (
+        "unknown-field",
+        "  - {id: a, ref: r, when: exists(at), than: {forms: [x]}}\n",
+        ["10:5: missing-field", "10:39: unknown-field"],
+        "did you mean 'then'",
+    ),
     ("missing-ref", "  - {id: a, when: exists(at), then: {set: {sev: minor}}}\n", ["10:5: missing-field"], "'ref'"),
-    ("cycle", "  - {id: a, ref: r, when: findings.sev == 'minor', then: {set: {sev: major}}}\n", ["10:5: finding-cycle"], "a → a"),
-    ("chained-compare", "  - {id: a, ref: r, when: 1 < loss_amount < 3, then: {set: {sev: minor}}}\n", ["10:43: expr-syntax"], "cannot be chained"),
-    ("single-equals", "  - {id: a, ref: r, when: region = 'x', then: {set: {sev: minor}}}\n", ["10:34: expr-syntax"], "use =="),
+    (
+        "cycle",
+        "  - {id: a, ref: r, when: findings.sev == 'minor', then: {set: {sev: major}}}\n",
+        ["10:5: finding-cycle"],
+        "a → a",
+    ),
+    (
+        "chained-compare",
+        "  - {id: a, ref: r, when: 1 < loss_amount < 3, then: {set: {sev: minor}}}\n",
+        ["10:43: expr-syntax"],
+        "cannot be chained",
+    ),
+    (
+        "single-equals",
+        "  - {id: a, ref: r, when: region = 'x', then: {set: {sev: minor}}}\n",
+        ["10:34: expr-syntax"],
+        "use ==",
+    ),
 ]
 
 
@@ -99,7 +172,12 @@ BROKEN_PACKS = [
         {"a__yaml": "facts:\n  x: {type: integer}\n"},
         ["a.yaml:2:3: duplicate-id"],
     ),
-    ("include-wrong-section", 'id: t\nversion: "1"\ninclude: [a.yaml]\n', {"a__yaml": "version: '2'\n"}, ["a.yaml:1:1: include-section"]),
+    (
+        "include-wrong-section",
+        'id: t\nversion: "1"\ninclude: [a.yaml]\n',
+        {"a__yaml": "version: '2'\n"},
+        ["a.yaml:1:1: include-section"],
+    ),
     ("enum-without-values", 'id: t\nversion: "1"\nfacts:\n  x: {type: enum}\n', {}, ["policy.yaml:4:6: missing-field"]),
     ("bad-id", 'id: Bad_ID\nversion: "1"\n', {}, ["policy.yaml:1:5: schema"]),
 ]
@@ -108,7 +186,10 @@ BROKEN_PACKS = [
 @pytest.mark.parametrize("body,files,expected", [c[1:] for c in BROKEN_PACKS], ids=[c[0] for c in BROKEN_PACKS])
 def test_pack_level_errors(tmp_path, body, files, expected):
     pack = write_pack(tmp_path, body, **files)
-    got = [f"{Path(d.location.file).name}:{d.location.line}:{d.location.column}: {d.code}" for d in engine.compile_pack(pack).errors]
+    got = [
+        f"{Path(d.location.file).name}:{d.location.line}:{d.location.column}: {d.code}"
+        for d in engine.compile_pack(pack).errors
+    ]
     assert got == expected
 
 
