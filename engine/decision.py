@@ -88,8 +88,13 @@ def render_text(d: Decision) -> str:
         for item in items:
             lines.extend("  " + line for line in fmt(item))
 
+    def show(value: Any) -> str:
+        if isinstance(value, bool):
+            return "是 (true)" if value else "否 (false)"
+        return str(value)
+
     def finding(f: dict[str, Any]) -> list[str]:
-        value = f.get("value_label") or f["value"]
+        value = f.get("value_label") or show(f["value"])
         if isinstance(value, list):
             value = "、".join(str(v) for v in value)
         raw = "" if f.get("value_label") is None else f" [{f['value']}]"
@@ -109,7 +114,7 @@ def render_text(d: Decision) -> str:
         for e in t["effects"]:
             if e["kind"] == "set":
                 note = "" if e["outcome"] in ("applied", "collected") else f" ({e['outcome']})"
-                out.append(f"    设定 set {e['finding']} = {e['value']}{note}")
+                out.append(f"    设定 set {e['finding']} = {show(e['value'])}{note}")
             else:
                 out.append(f"    {e['kind']} {e['id']}")
         return out

@@ -79,7 +79,7 @@ class CaseResult:
         return not self.failures
 
 
-def test_files(pack_root: Path) -> list[Path]:
+def suite_files(pack_root: Path) -> list[Path]:
     folder = pack_root / "tests"
     return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
 
@@ -185,7 +185,7 @@ def run_pack_tests(policy: Policy, engines: tuple[str, ...] = ENGINES) -> SuiteR
     results: list[CaseResult] = []
     diags: list[Diagnostic] = []
     fired: set[str] = set()
-    files = test_files(policy.root)
+    files = suite_files(policy.root)
     if not files:
         diags.append(Diagnostic(Location(str(policy.root / "tests"), 0, 0), "no-tests", "the pack has no tests/*.yaml"))
     for path in files:
