@@ -10,6 +10,7 @@ from decimal import Decimal
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -136,8 +137,8 @@ class _Compiler:
             facts=tuple(facts),
             findings=tuple(findings),
             rules=tuple(rules),
-            roles=roles,
-            forms=forms,
+            roles=MappingProxyType(roles),
+            forms=MappingProxyType(forms),
             root=self.raw.root,
             files=tuple(self.raw.files),
         )

@@ -127,3 +127,9 @@ def test_text_format_uses_chinese_labels(minimal):
 def test_policy_is_immutable(minimal):
     with pytest.raises(AttributeError):
         minimal.id = "other"  # type: ignore[misc]
+
+
+def test_policy_tables_cannot_be_changed(minimal):
+    with pytest.raises(TypeError):
+        minimal.roles["ceo"] = None  # type: ignore[index]
+    assert isinstance(minimal.rules, tuple) and isinstance(minimal.facts, tuple)
