@@ -75,6 +75,7 @@ class _Compiler:
         self.diags: list[Diagnostic] = list(raw.diagnostics)
         self.main_file = raw.files[0] if raw.files else "policy.yaml"
         self._texts: dict[str, list[str]] = {}
+        self.tz = ZoneInfo(DEFAULT_TZ)
 
     # -- helpers -------------------------------------------------------------------------------
     def loc(self, path: tuple[object, ...], *, key: bool = False) -> Location:
@@ -87,21 +88,37 @@ class _Compiler:
         self.diags.append(Diagnostic(self.loc(path), code, message, "warning"))
 
     def expr_location(self, path: tuple[object, ...], text: str, offset: int) -> Location:
-        """Location of a character inside an expression string, through the YAML scalar style."""
+        """Location of a character inside an expression string, through the YAML scalar's layout."""
         base = self.loc(path)
         style = self.smap.style(path)
+        quoted = 1 if style in ("'", '"') else 0
+        lines = self._file_lines(base.file)
+        last = max(self.smap.end_line(path), base.line)
+        if "\n" not in text and last == base.line or not lines:
+            return Location(base.file, base.line, base.column + quoted + offset, base.path)
+        # Rebuild which source line holds each part of the value: YAML joins the parts with one
+        # character (a newline for `|`, a space for `>`, plain and quoted scalars).
+        segments: list[tuple[int, int, int]] = []  # (line, column of the first character, length)
         if style in ("|", ">"):
-            lines = self._file_lines(base.file)
-            before = text[:offset]
-            line = base.line + 1 + before.count("\n")
-            indent = 0
-            if 0 < base.line < len(lines):
-                content = lines[base.line]  # the first content line follows the indicator line
-                indent = len(content) - len(content.lstrip(" "))
-            col = indent + 1 + len(before.rsplit("\n", 1)[-1])
-            return Location(base.file, line, col, base.path)
-        shift = 1 if style in ("'", '"') else 0
-        return Location(base.file, base.line, base.column + shift + offset, base.path)
+            body = [n for n in range(base.line + 1, last + 1) if n <= len(lines) and lines[n - 1].strip()]
+            indent = len(lines[body[0] - 1]) - len(lines[body[0] - 1].lstrip(" ")) if body else 0
+            for n in range(base.line + 1, last + 1):
+                if n <= len(lines):
+                    segments.append((n, indent + 1, len(lines[n - 1][indent:].rstrip())))
+        else:
+            first = lines[base.line - 1][base.column - 1 + quoted :]
+            segments.append((base.line, base.column + quoted, len(first.rstrip())))
+            for n in range(base.line + 1, last + 1):
+                if n <= len(lines):
+                    raw = lines[n - 1]
+                    stripped = raw.lstrip(" ")
+                    segments.append((n, len(raw) - len(stripped) + 1, len(stripped.rstrip())))
+        consumed = 0
+        for line, column, length in segments:
+            if offset <= consumed + length:
+                return Location(base.file, line, column + offset - consumed, base.path)
+            consumed += length + 1
+        return Location(base.file, base.line, base.column, base.path)
 
     def _file_lines(self, name: str) -> list[str]:
         if name not in self._texts:
@@ -116,7 +133,7 @@ class _Compiler:
         if self.data:
             validator = jsonschema.Draft202012Validator(policy_schema())
             self.diags.extend(schema_diagnostics(validator, self.data, self.smap, self.main_file))
-        tz = self._timezone()
+        tz = self.tz = self._timezone()
         facts = self._facts()
         findings = self._findings()
         roles = self._declared("roles")
@@ -124,16 +141,16 @@ class _Compiler:
         scope = Scope({f.name: f.type for f in facts}, {f.id: f.value_type for f in findings}, tz)
         rules = self._rules(scope, findings, roles, forms)
         rules = self._layer(rules, findings)
+        effective = self._effective_from()
         diags = sort_diagnostics(self.diags)
         if any(d.severity == "error" for d in diags) or not self.data:
             return Compilation(None, diags)
-        effective = self.data.get("effective_from")
         policy = Policy(
             id=self.data["id"],
             version=str(self.data["version"]),
             title=Label.of(self.data.get("title"), self.data["id"]),
             timezone=tz,
-            effective_from=date.fromisoformat(effective) if effective else None,
+            effective_from=effective,
             facts=tuple(facts),
             findings=tuple(findings),
             rules=tuple(rules),
@@ -143,6 +160,16 @@ class _Compiler:
             files=tuple(self.raw.files),
         )
         return Compilation(policy, diags)
+
+    def _effective_from(self) -> date | None:
+        raw = self.data.get("effective_from")
+        if not isinstance(raw, str):
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError as exc:
+            self.error(("effective_from",), "schema", f"invalid date {raw!r}: {exc}")
+            return None
 
     def _timezone(self) -> ZoneInfo:
         name = self.data.get("timezone", DEFAULT_TZ)
@@ -191,7 +218,21 @@ class _Compiler:
                 continue
             conflict = spec.get("conflict") if spec.get("conflict") in ("error", "priority", "collect") else "error"
             default = MISSING
-            if "default" in spec:
+            if "default" in spec and conflict == "collect":
+                raw_default = spec["default"]
+                if not isinstance(raw_default, list):
+                    self.error(
+                        ("findings", name, "default"),
+                        "type-error",
+                        f"finding '{name}' collects values: its default must be a list",
+                    )
+                else:
+                    items = [
+                        self._literal_value(("findings", name, "default", i), fact.type, v, name)
+                        for i, v in enumerate(raw_default)
+                    ]
+                    default = tuple(dict.fromkeys(items)) if MISSING not in items else MISSING
+            elif "default" in spec:
                 default = self._literal_value(("findings", name, "default"), fact.type, spec["default"], name)
             out.append(FindingSpec(name, fact.type, fact.label, fact.value_labels, conflict, default))
         return out
@@ -223,8 +264,12 @@ class _Compiler:
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif kind in ("number", "money"):
             ok = isinstance(value, int | Decimal) and not isinstance(value, bool)
+            places = Decimal("0.01") if kind == "money" else Decimal("0.000001")
+            if ok and Decimal(value) != Decimal(value).quantize(places):
+                self.error(path, "type-error", f"finding '{finding}': {value} has too many decimal places for {kind}")
+                return MISSING
             if ok:
-                result = Decimal(value) if kind == "number" else Decimal(value).quantize(Decimal("0.01"))
+                result = Decimal(value).quantize(places) if kind == "money" else Decimal(value)
         elif kind == "date":
             try:
                 result = date.fromisoformat(str(value))
@@ -232,7 +277,7 @@ class _Compiler:
                 ok = False
         elif kind == "datetime":
             try:
-                result = parse_datetime(str(value), ZoneInfo(DEFAULT_TZ))
+                result = parse_datetime(str(value), self.tz)
             except ValueError:
                 ok = False
         if not ok:

@@ -54,7 +54,7 @@ def evaluate_case(
     moment = resolve_now(policy, now, case, filename)
     backend = policy.backend(engine)
     fired: list[CompiledRule] = []
-    values: dict[str, Any] = {}
+    values, _ = _resolve(policy, fired)  # defaults, readable from the first layer on
     for index, layer in enumerate(policy.layers):
         ids = backend.fire(index, facts, values, moment)
         fired.extend(r for r in layer if r.id in ids)
@@ -190,6 +190,14 @@ def _build(
                 "layer": r.layer,
                 "effects": effects,
             }
+        )
+    if policy.effective_from and now.astimezone(tz).date() < policy.effective_from:
+        warnings.insert(
+            0,
+            {
+                "code": "not-yet-effective",
+                "message": f"本制度自 {policy.effective_from.isoformat()} 起施行 (the policy takes effect on that date)",
+            },
         )
     return Decision(
         policy={"id": policy.id, "version": policy.version},

@@ -157,6 +157,9 @@ class Normaliser:
             raise CaseError(
                 [Diagnostic(Location(filename, 1, 1), "case-invalid", "a case must be a mapping with 'facts'")]
             )
+        data, native_errors = self._from_python(data, filename)
+        if native_errors:
+            raise CaseError(native_errors)
         diags = schema_diagnostics(self.validator, data, smap, filename, code="case-invalid")
         if diags:
             raise CaseError(diags)
@@ -166,6 +169,35 @@ class Normaliser:
         if errors:
             raise CaseError(errors)
         return out, str(data.get("case_id", ""))
+
+    def _from_python(self, data: dict[str, Any], filename: str) -> tuple[dict[str, Any], list[Diagnostic]]:
+        """Accept Python-native values from integrators: dates as ISO text, floats only where exact enough."""
+        errors: list[Diagnostic] = []
+        specs = {s.name: s for s in self.vocabulary}
+
+        def convert(value: Any, spec: FactSpec | None, path: tuple[object, ...]) -> Any:
+            if isinstance(value, datetime | date):
+                return value.isoformat()
+            if isinstance(value, float):
+                if spec is not None and spec.type.kind == "money":
+                    message = f"{spec.label.zh} ({spec.name}): pass money as a string or Decimal, not a float"
+                    errors.append(Diagnostic(Location(filename, 0, 0, json_path(path)), "case-invalid", message))
+                    return value
+                return Decimal(repr(value))
+            if isinstance(value, dict):
+                props = {p.name: p for p in spec.properties} if spec is not None else {}
+                return {k: convert(v, props.get(k), path + (k,)) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                item = spec.item if spec is not None else None
+                return [convert(v, item, path + (i,)) for i, v in enumerate(value)]
+            return value
+
+        out = dict(data)
+        if isinstance(data.get("facts"), dict):
+            out["facts"] = {k: convert(v, specs.get(k), ("facts", k)) for k, v in data["facts"].items()}
+        if isinstance(data.get("now"), datetime):
+            out["now"] = data["now"].isoformat()
+        return out, errors
 
     def _object(self, props, raw, path, out, errors, smap, filename) -> None:
         for spec in props:

@@ -143,12 +143,15 @@ def _merge_include(pack: RawPack, path: Path) -> None:
                 for p, v in smap.keys.items():
                     if p[:2] == (key, sub):
                         pack.smap.keys[p] = v
+        elif key in LIST_SECTIONS or key in MAP_SECTIONS:
+            shape = "a list" if key in LIST_SECTIONS else "a mapping"
+            pack.diagnostics.append(Diagnostic(kloc, "schema", f"'{key}' must be {shape}"))
         else:
             allowed = ", ".join(LIST_SECTIONS + MAP_SECTIONS)
             pack.diagnostics.append(
                 Diagnostic(
                     kloc,
                     "include-section",
-                    f"an included file may hold only {allowed} (with the right shape); '{key}' belongs in policy.yaml",
+                    f"an included file may hold only {allowed}; '{key}' belongs in policy.yaml",
                 )
             )

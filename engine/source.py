@@ -23,9 +23,9 @@ _STR = "tag:yaml.org,2002:str"
 
 @dataclass
 class SourceMap:
-    """Positions of values and keys by path; each entry is (file, line, column, scalar style)."""
+    """Positions of values and keys by path; a value entry is (file, line, column, scalar style, end line)."""
 
-    values: dict[PathKey, tuple[str, int, int, str | None]] = field(default_factory=dict)
+    values: dict[PathKey, tuple[str, int, int, str | None, int]] = field(default_factory=dict)
     keys: dict[PathKey, tuple[str, int, int]] = field(default_factory=dict)
 
     def location(self, path: PathKey, *, key: bool = False, default_file: str = "") -> Location:
@@ -36,7 +36,7 @@ class SourceMap:
             return Location(file, line, col, json_path(path))
         while True:
             if probe in self.values:
-                file, line, col, _ = self.values[probe]
+                file, line, col = self.values[probe][:3]
                 return Location(file, line, col, json_path(path))
             if not probe:
                 return Location(default_file, 1, 1, json_path(path))
@@ -45,6 +45,10 @@ class SourceMap:
     def style(self, path: PathKey) -> str | None:
         entry = self.values.get(tuple(path))
         return entry[3] if entry else None
+
+    def end_line(self, path: PathKey) -> int:
+        entry = self.values.get(tuple(path))
+        return entry[4] if entry else 0
 
     def rebase(self, prefix: PathKey, mapper: dict[PathKey, PathKey] | None = None) -> SourceMap:
         """A copy with every path put under `prefix` (used when merging included files)."""
@@ -73,7 +77,7 @@ class _Builder:
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         file, line, col = self._pos(node.start_mark)
         style = getattr(node, "style", None)
-        self.smap.values[path] = (file, line, col, style)
+        self.smap.values[path] = (file, line, col, style, node.end_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for knode, vnode in node.value:

@@ -164,3 +164,35 @@ def test_now_is_required_and_never_taken_from_a_clock(minimal):
 def test_bad_now_is_a_case_error(minimal):
     with pytest.raises(engine.CaseError):
         minimal.evaluate({"facts": {"received_at": "2024-09-14T08:30:00+08:00"}}, "yesterday")
+
+
+def test_python_native_values_from_integrators(minimal):
+    from zoneinfo import ZoneInfo
+
+    at = datetime(2024, 9, 14, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    facts = normalise(
+        minimal, {"received_at": at, "ship_date": date(2024, 9, 1), "ratio": 0.25, "loss_amount": Decimal("10.5")}
+    )
+    assert facts["received_at"] == at and facts["ship_date"] == date(2024, 9, 1)
+    assert facts["ratio"] == Decimal("0.25") and facts["loss_amount"] == Decimal("10.50")
+    with pytest.raises(engine.CaseError, match="not a float"):
+        normalise(minimal, {"received_at": at, "loss_amount": 10.5})
+
+
+def test_policy_not_yet_effective_is_a_warning(tmp_path):
+    pack = tmp_path / "p"
+    pack.mkdir()
+    (pack / "policy.yaml").write_text(
+        'id: p\nversion: "1"\neffective_from: 2021-01-12\nfacts: {a: {type: integer}}\n', encoding="utf-8"
+    )
+    policy = engine.load_policy(pack)
+    early = policy.evaluate({"facts": {}}, "2021-01-11T23:59:00+08:00").warnings
+    assert [w["code"] for w in early] == ["not-yet-effective"]
+    assert policy.evaluate({"facts": {}}, "2021-01-12T00:00:00+08:00").warnings == []
+
+
+def test_invalid_effective_date_is_a_validation_error(tmp_path):
+    pack = tmp_path / "p"
+    pack.mkdir()
+    (pack / "policy.yaml").write_text('id: p\nversion: "1"\neffective_from: 2024-02-30\n', encoding="utf-8")
+    assert [d.code for d in engine.compile_pack(pack).errors] == ["schema"]

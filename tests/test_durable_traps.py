@@ -239,3 +239,23 @@ def test_trap15_large_packs_are_split_into_rulesets(tmp_path):
     assert len(rulesets) == 3
     # CHUNK pack rules at most, plus the sentinel of trap 16
     assert all(len(durable_adapter._host().get_ruleset(r.name)._actions) <= durable_adapter.CHUNK + 1 for r in rulesets)
+
+
+def test_constant_arithmetic_is_folded_before_durable_sees_it(tmp_path):
+    # Raw durable-rules evaluates literal ± literal wrongly: 3 + 2 here never equals 5.
+    assert raw_fire({"r": {"$and": [{"__z": 1}, {"a": {"$add": {"$l": 3, "$r": 2}}}]}}, {"a": 5}) == []
+    policy = make_pack(
+        tmp_path,
+        "a: {type: integer}\nt: {type: datetime}",
+        "- {id: sum, ref: x, when: a == 3 + 2, then: {warnings: [w]}}\n"
+        "- {id: moved, ref: x, when: a + 1 > 3, then: {warnings: [w]}}\n"
+        "- {id: twice-moved, ref: x, when: (a + 1) + 2 == 8, then: {warnings: [w]}}\n"
+        "- {id: durations, ref: x, when: now - t == 7d + 30min, then: {warnings: [w]}}",
+    )
+    assert agree(policy, {"a": 5, "t": "2024-09-03T09:30:00+08:00"}, "2024-09-10T10:00:00+08:00") == [
+        "sum",
+        "moved",
+        "twice-moved",
+        "durations",
+    ]
+    assert agree(policy, {"a": 2}) == []

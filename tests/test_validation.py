@@ -81,6 +81,18 @@ BROKEN_RULES = [
         "unknown fact 'los'",
     ),
     (
+        "expr-column-folded",
+        "  - id: a\n    ref: r\n    when: >-\n      region == 'domestic' and\n      los > 3\n    then: {set: {sev: minor}}\n",
+        ["14:7: unknown-fact"],
+        "unknown fact 'los'",
+    ),
+    (
+        "expr-column-plain-multiline",
+        "  - id: a\n    ref: r\n    when: region == 'domestic'\n      and los > 3\n    then: {set: {sev: minor}}\n",
+        ["13:11: unknown-fact"],
+        "unknown fact 'los'",
+    ),
+    (
         "type-error",
         "  - {id: a, ref: r, when: loss_amount > 'x', then: {set: {sev: minor}}}\n",
         ["10:39: type-error"],

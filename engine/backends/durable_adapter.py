@@ -170,7 +170,7 @@ class _Translator:
             right = self._operand(node.right, fields)
             if left is None or right is None:
                 return None
-            return {"$add" if node.op == "+" else "$sub": {"$l": left, "$r": right}}
+            return _combine("$add" if node.op == "+" else "$sub", left, right)
         return None
 
     @staticmethod
@@ -201,8 +201,9 @@ class _Translator:
                     fields = []
                     r = self._operand(rhs, fields)
                     x = self._operand(other, fields)
-                    if r is not None and x is not None:
-                        return self._field(path), op, {move: {"$l": r, "$r": x}}, [self._field(path), *fields]
+                    combined = _combine(move, r, x) if r is not None and x is not None else None
+                    if combined is not None:
+                        return self._field(path), op, combined, [self._field(path), *fields]
         return None
 
     def _in(self, node: ir.In, positive: bool) -> dict[str, Any] | None:
@@ -343,6 +344,16 @@ class DurableBackend:
 
 def _ignore(_closure: Any) -> None:
     """The sentinel's action: it exists only so that no assertion is ever unhandled (trap 16)."""
+
+
+def _combine(op: str, left: Any, right: Any) -> Any:
+    """`left op right` for durable-rules; two constants are added here, since durable-rules mis-adds them."""
+    if isinstance(left, int) and not isinstance(left, bool) and isinstance(right, int) and not isinstance(right, bool):
+        value = left + right if op == "$add" else left - right
+        return value if -LIMIT < value < LIMIT else None
+    if isinstance(left, bool | str) or isinstance(right, bool | str):
+        return None
+    return {op: {"$l": left, "$r": right}}
 
 
 def _merged_count(current: _Translator, extra: _Translator) -> int:

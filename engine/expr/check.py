@@ -132,6 +132,14 @@ class _Checker:
     def _arith(self, node: ir.Arith) -> ir.Node:
         left, right = self.visit(node.left), self.visit(node.right)
         t = _arith_type(node.op, left.type, right.type, node.pos)
+        if isinstance(left, ir.Literal) and isinstance(right, ir.Literal):
+            # Fold constants now: both evaluators then see one literal (durable-rules mis-adds two).
+            from .pyeval import MISSING, arith
+
+            value = arith(node.op, left.value, right.value)
+            if value is MISSING:
+                raise ExprError("type-error", "division by zero", node.pos)
+            return ir.Literal(node.pos, t, value)
         return dataclasses.replace(node, type=t, left=left, right=right)
 
     def _compare(self, node: ir.Compare) -> ir.Node:

@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..types import BOOLEAN, DATE, DATETIME, DURATION, INTEGER, NUMBER, Type
+from ..types import BOOLEAN, DATE, DATETIME, DURATION, INTEGER, MONEY, NUMBER, Type, comparable
 
 
 class ArgError(Exception):
@@ -58,6 +58,8 @@ def _typ_contains(t, _):
     _kind(t[0], 0, "list", "string")
     if t[0].kind == "string":
         _kind(t[1], 1, "string")
+    elif t[0].item is not None and not comparable(t[0].item, t[1]):
+        raise ArgError(1, f"cannot look for {t[1]} in a list of {t[0].item}")
     return BOOLEAN
 
 
@@ -89,7 +91,9 @@ def _typ_minmax(t, _):
     _want(t, 2)
     _kind(t[0], 0, "number", "integer", "money", "date", "datetime", "duration")
     if t[0].numeric and t[1].numeric:
-        return t[0] if t[0] == t[1] else (t[0] if t[0].kind == "money" or t[1].kind == "money" else NUMBER)
+        if t[0] == t[1]:
+            return t[0]
+        return MONEY if "money" in (t[0].kind, t[1].kind) else NUMBER
     if t[0].kind != t[1].kind:
         raise ArgError(1, f"argument 2 must be {t[0]}, not {t[1]}")
     return t[0]

@@ -38,7 +38,7 @@ DURATION_UNITS = {
 }
 KEYWORDS = {"and", "or", "not", "in", "true", "false", "now"}
 _NUM = re.compile(r"\d+(\.\d+)?")
-_IDENT = re.compile(r"[A-Za-z_\u3400-\u9fff][A-Za-z0-9_\u3400-\u9fff]*")
+_IDENT = re.compile(r"[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]*")
 _OPS = ("==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ".")
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
 
@@ -63,7 +63,7 @@ def tokenize(text: str) -> list[Token]:
         if ch.isdigit():
             m = _NUM.match(text, i)
             end = m.end() if m else i + 1
-            unit = re.match(r"(min|w|d|h|s)(?![A-Za-z0-9_\u3400-\u9fff])", text[end:])
+            unit = re.match(r"(min|w|d|h|s)(?![A-Za-z0-9_\u4e00-\u9fff])", text[end:])
             if unit:
                 span = text[i : end + unit.end()]
                 tokens.append(Token("dur", span, i, parse_duration_text(span)))
