@@ -60,7 +60,8 @@ def evaluate_case(
         fired.extend(r for r in layer if r.id in ids)
         values, _ = _resolve(policy, fired)
     values, outcomes = _resolve(policy, fired)
-    return _build(policy, case_id, moment, fired, values, outcomes)
+    rules = [r for r in fired if r.kind == "rule"]
+    return _build(policy, case_id, moment, rules, values, outcomes)
 
 
 def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:

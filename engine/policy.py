@@ -69,6 +69,9 @@ class CompiledRule:
     layer: int
     location: Location
     reads: tuple[str, ...]
+    # "rule": a pack rule with effects and a trace entry; "probe": a condition a calculator needs
+    # (a table row, a timer goal), evaluated by the same backend but reported only to calculators.
+    kind: str = "rule"
 
 
 @dataclass(frozen=True)
