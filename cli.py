@@ -169,8 +169,8 @@ def test(packs: tuple[str, ...], engines: tuple[str, ...], coverage: bool, verbo
         passed = sum(r.passed for r in report.results)
         click.echo(f"{policy.id}: {passed} passed, {len(report.results) - passed} failed")
         if coverage:
-            never = report.coverage["rules_never_fired"]
-            click.echo(f"{policy.id}: rules never fired: {', '.join(never) if never else 'none'}")
+            for key, items in report.coverage.items():
+                click.echo(f"{policy.id}: {key.replace('_', ' ')}: {', '.join(items) if items else 'none'}")
         failed = failed or not report.passed
     sys.exit(6 if failed else 0)
 

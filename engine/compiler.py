@@ -18,11 +18,12 @@ import jsonschema
 
 from .errors import Diagnostic, Location, PolicyError, did_you_mean, sort_diagnostics
 from .expr import ExprError, Scope, check, ir, parse
-from .expr.pyeval import MISSING, compile_expr
+from .expr.pyeval import MISSING, Compiled, compile_expr
 from .facts import FactSpec, Label, build_spec, parse_datetime
 from .loader import RawPack, load_pack
 from .policy import Action, CompiledRule, FindingSpec, Policy
 from .schema_check import schema_diagnostics
+from .sla import compile_sla
 from .source import SourceMap
 from .types import Type
 
@@ -76,6 +77,10 @@ class _Compiler:
         self.main_file = raw.files[0] if raw.files else "policy.yaml"
         self._texts: dict[str, list[str]] = {}
         self.tz = ZoneInfo(DEFAULT_TZ)
+        self.roles: dict[str, Label] = {}
+        self.forms: dict[str, Label] = {}
+        self.scope = Scope({})
+        self.probes: list[CompiledRule] = []
 
     # -- helpers -------------------------------------------------------------------------------
     def loc(self, path: tuple[object, ...], *, key: bool = False) -> Location:
@@ -136,11 +141,12 @@ class _Compiler:
         tz = self.tz = self._timezone()
         facts = self._facts()
         findings = self._findings()
-        roles = self._declared("roles")
-        forms = self._declared("forms")
-        scope = Scope({f.name: f.type for f in facts}, {f.id: f.value_type for f in findings}, tz)
+        roles = self.roles = self._declared("roles")
+        forms = self.forms = self._declared("forms")
+        scope = self.scope = Scope({f.name: f.type for f in facts}, {f.id: f.value_type for f in findings}, tz)
         rules = self._rules(scope, findings, roles, forms)
-        rules = self._layer(rules, findings)
+        sla = compile_sla(self)
+        rules = self._layer(rules + self.probes, findings)
         effective = self._effective_from()
         diags = sort_diagnostics(self.diags)
         if any(d.severity == "error" for d in diags) or not self.data:
@@ -156,6 +162,7 @@ class _Compiler:
             rules=tuple(rules),
             roles=MappingProxyType(roles),
             forms=MappingProxyType(forms),
+            sla=sla,
             root=self.raw.root,
             files=tuple(self.raw.files),
         )
@@ -328,36 +335,8 @@ class _Compiler:
                     literal = self._literal_value(path + ("then", "set", fid), spec.type, value, fid)
                     if literal is not MISSING:
                         sets.append((fid, literal))
-            actions: list[Action] = []
-            for ai, action in enumerate(then.get("actions") or [] if isinstance(then.get("actions"), list) else []):
-                if not _is_map(action) or not isinstance(action.get("id"), str):
-                    continue
-                to = action.get("to")
-                if isinstance(to, str) and to not in roles:
-                    self.error(
-                        path + ("then", "actions", ai, "to"),
-                        "dangling-ref",
-                        f"unknown role '{to}'{did_you_mean(to, roles)}",
-                    )
-                actions.append(
-                    Action(
-                        action["id"],
-                        Label.of(action.get("label"), action["id"]),
-                        to if isinstance(to, str) else None,
-                        action.get("note"),
-                    )
-                )
-            form_ids: list[str] = []
-            for fi, form in enumerate(then.get("forms") or [] if isinstance(then.get("forms"), list) else []):
-                if not isinstance(form, str):
-                    continue
-                if form not in forms:
-                    self.error(
-                        path + ("then", "forms", fi),
-                        "dangling-ref",
-                        f"unknown form '{form}'{did_you_mean(form, forms)} (declare it under forms)",
-                    )
-                form_ids.append(form)
+            actions = self.actions_of(then, path + ("then",))
+            form_ids = self.forms_of(then, path + ("then",))
             warnings = (
                 tuple(w for w in (then.get("warnings") or []) if isinstance(w, str))
                 if isinstance(then.get("warnings"), list)
@@ -376,8 +355,8 @@ class _Compiler:
                     when=typed,
                     test=compile_expr(typed),
                     sets=tuple(sets),
-                    actions=tuple(actions),
-                    forms=tuple(form_ids),
+                    actions=actions,
+                    forms=form_ids,
                     warnings=warnings,
                     order=index,
                     layer=0,
@@ -386,6 +365,88 @@ class _Compiler:
                 )
             )
         return out
+
+    def actions_of(self, then: dict[str, Any], path: tuple[object, ...]) -> tuple[Action, ...]:
+        """The `actions` list of a rule or of an SLA effect, with role references checked."""
+        out: list[Action] = []
+        raw = then.get("actions")
+        for ai, action in enumerate(raw if isinstance(raw, list) else []):
+            if not _is_map(action) or not isinstance(action.get("id"), str):
+                continue
+            to = action.get("to")
+            if isinstance(to, str) and to not in self.roles:
+                self.error(
+                    path + ("actions", ai, "to"), "dangling-ref", f"unknown role '{to}'{did_you_mean(to, self.roles)}"
+                )
+            label = Label.of(action.get("label"), action["id"])
+            out.append(Action(action["id"], label, to if isinstance(to, str) else None, action.get("note")))
+        return tuple(out)
+
+    def forms_of(self, then: dict[str, Any], path: tuple[object, ...]) -> tuple[str, ...]:
+        """The `forms` list of a rule or of an SLA effect, each declared under `forms`."""
+        out: list[str] = []
+        raw = then.get("forms")
+        for fi, form in enumerate(raw if isinstance(raw, list) else []):
+            if not isinstance(form, str):
+                continue
+            if form not in self.forms:
+                hint = did_you_mean(form, self.forms)
+                self.error(
+                    path + ("forms", fi), "dangling-ref", f"unknown form '{form}'{hint} (declare it under forms)"
+                )
+            out.append(form)
+        return tuple(out)
+
+    def _typed(self, path: tuple[object, ...], text: str, *, boolean: bool) -> ir.Node | None:
+        try:
+            return check(parse(text), self.scope, want_boolean=boolean)
+        except ExprError as exc:
+            self.diags.append(Diagnostic(self.expr_location(path, text, exc.offset), exc.code, exc.message))
+            return None
+
+    def probe(self, pid: str, text: str, path: tuple[object, ...], ref: str) -> str | None:
+        """A condition a calculator needs, compiled as a probe rule so both engines evaluate it."""
+        typed = self._typed(path, text, boolean=True)
+        if typed is None:
+            return None
+        self.probes.append(
+            CompiledRule(
+                id=pid,
+                label=Label(pid, pid),
+                ref=ref,
+                priority=0,
+                when_text=text,
+                when=typed,
+                test=compile_expr(typed),
+                sets=(),
+                actions=(),
+                forms=(),
+                warnings=(),
+                order=1_000_000 + len(self.probes),
+                layer=0,
+                location=self.loc(path),
+                reads=tuple(sorted({p.names[1] for p in ir.paths(typed) if p.names[0] == "findings"})),
+                kind="probe",
+            )
+        )
+        return pid
+
+    def value_expr(self, path: tuple[object, ...], text: str, kinds: tuple[str, ...]) -> Compiled | None:
+        """A value expression (e.g. a timer's start) of one of `kinds`; 'pauses' is a list of {from, to}."""
+        typed = self._typed(path, text, boolean=False)
+        if typed is None:
+            return None
+        t = typed.type
+        if "pauses" in kinds:
+            item = t.item if t and t.kind == "list" else None
+            start = item.field("from") if item and item.kind == "object" else None
+            if start is None or start.kind != "datetime":
+                self.error(path, "type-error", "pauses must be a list of objects with a datetime `from` (and `to`)")
+                return None
+        elif t is None or t.kind not in kinds:
+            self.error(path, "type-error", f"expected {' or '.join(kinds)}, this is {t}")
+            return None
+        return compile_expr(typed)
 
     def _layer(self, rules: list[CompiledRule], findings: list[FindingSpec]) -> list[CompiledRule]:
         """Rules reading a finding run after every rule that sets it; a cycle is an error."""

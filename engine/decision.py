@@ -119,6 +119,30 @@ def render_text(d: Decision) -> str:
                 out.append(f"    {e['kind']} {e['id']}")
         return out
 
+    status_zh = {"pending": "未开始", "running": "进行中", "paused": "暂停", "met": "按时完成", "breached": "已超期"}
+
+    def clock(t: dict[str, Any]) -> list[str]:
+        state = f"{status_zh.get(t['status'], t['status'])} {t['status']}"
+        parts = [f"{t['label']} ({t['id']}): {state}"]
+        if t.get("due_at"):
+            parts.append(f"到期 due {t['due_at']}")
+        if t.get("remaining"):
+            parts.append(f"剩余 {t['remaining']['text']}")
+        if t.get("overdue"):
+            parts.append(f"超期 {t['overdue']['text']}")
+        if t.get("percent_elapsed"):
+            parts.append(f"{t['percent_elapsed']}%")
+        if t.get("current_step"):
+            parts.append(f"当前环节 {t['current_step']}")
+        lines = [" · ".join(parts) + f"  依据 {t['ref']}"]
+        for step in t.get("steps", []):
+            if step["status"] != "pending":
+                late = f" 超期 {step['overdue']['text']}" if step.get("overdue") else ""
+                lines.append(
+                    f"    {step['label']} ({step['id']}): {status_zh.get(step['status'], step['status'])}{late}"
+                )
+        return lines
+
     def generic(item: dict[str, Any]) -> list[str]:
         return [json.dumps(item, ensure_ascii=False)]
 
@@ -126,7 +150,7 @@ def render_text(d: Decision) -> str:
         return [f"{w['code']}: {w['message']}"]
 
     section("认定 Findings", d.findings, finding)
-    section("时限 Timers", d.timers, generic)
+    section("时限 Timers", d.timers, clock)
     section("审批 Approvals", d.approvals, generic)
     section("处罚 Penalties", d.penalties, generic)
     section("表单 Forms", d.forms, form)

@@ -10,10 +10,12 @@ from .decision import Decision, jsonable
 from .errors import CaseError, Diagnostic, EvaluationError, Location
 from .expr.pyeval import MISSING
 from .facts import DATETIME_PATTERN, parse_datetime
+from .sla import SlaResult
+from .sla import compute as compute_sla
 from .source import SourceMap
 
 if TYPE_CHECKING:
-    from .policy import CompiledRule, Policy
+    from .policy import Action, CompiledRule, Policy
 
 
 def resolve_now(policy: Policy, now: datetime | str | None, case: Mapping[str, Any], filename: str) -> datetime:
@@ -61,7 +63,9 @@ def evaluate_case(
         values, _ = _resolve(policy, fired)
     values, outcomes = _resolve(policy, fired)
     rules = [r for r in fired if r.kind == "rule"]
-    return _build(policy, case_id, moment, rules, values, outcomes)
+    probes = frozenset(r.id for r in fired if r.kind == "probe")
+    sla = compute_sla(policy, facts, values, probes, moment)
+    return _build(policy, case_id, moment, rules, values, outcomes, sla)
 
 
 def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
@@ -109,6 +113,7 @@ def _build(
     fired: list[CompiledRule],
     values: dict[str, Any],
     outcomes: dict[tuple[str, str], str],
+    sla: SlaResult,
 ) -> Decision:
     tz = policy.timezone
     findings = []
@@ -154,31 +159,7 @@ def _build(
                     "outcome": outcomes.get((r.id, fid), "applied"),
                 }
             )
-        for a in r.actions:
-            effects.append({"kind": "action", "id": a.id})
-            entry = actions.setdefault(
-                a.id, {"id": a.id, "label": a.label.zh, "label_en": a.label.en, "rules": [], "refs": []}
-            )
-            if a.to:
-                entry["to"] = a.to
-                entry["to_label"] = policy.roles[a.to].zh if a.to in policy.roles else a.to
-            if a.note:
-                entry["note"] = a.note
-            _cite(entry, r)
-        for form_id in r.forms:
-            effects.append({"kind": "form", "id": form_id})
-            label = policy.forms.get(form_id)
-            entry = forms.setdefault(
-                form_id,
-                {
-                    "id": form_id,
-                    "label": label.zh if label else form_id,
-                    "label_en": label.en if label else form_id,
-                    "rules": [],
-                    "refs": [],
-                },
-            )
-            _cite(entry, r)
+        effects.extend(_apply(policy, actions, forms, r.id, r.ref, r.actions, r.forms))
         for i, text in enumerate(r.warnings):
             effects.append({"kind": "warning", "id": f"{r.id}#{i + 1}"})
             warnings.append({"code": "rule-warning", "message": text, "rule": r.id, "ref": r.ref})
@@ -192,6 +173,13 @@ def _build(
                 "effects": effects,
             }
         )
+    for source, ref, extra in sla.effects:
+        label = next((t["label"] for t in sla.timers if source.endswith(":" + t["id"])), source)
+        applied = _apply(policy, actions, forms, source, ref, extra.actions, extra.forms)
+        trace.append(
+            {"rule": source, "label": label, "ref": ref, "priority": 0, "layer": len(policy.layers), "effects": applied}
+        )
+    warnings.extend(sla.warnings)
     if policy.effective_from and now.astimezone(tz).date() < policy.effective_from:
         warnings.insert(
             0,
@@ -205,6 +193,7 @@ def _build(
         case_id=case_id,
         evaluated_at=now.astimezone(tz).isoformat(),
         findings=findings,
+        timers=sla.timers,
         forms=list(forms.values()),
         actions=list(actions.values()),
         trace=trace,
@@ -212,8 +201,47 @@ def _build(
     )
 
 
-def _cite(entry: dict[str, Any], rule: CompiledRule) -> None:
-    if rule.id not in entry["rules"]:
-        entry["rules"].append(rule.id)
-    if rule.ref not in entry["refs"]:
-        entry["refs"].append(rule.ref)
+def _apply(
+    policy: Policy,
+    actions: dict[str, dict[str, Any]],
+    forms: dict[str, dict[str, Any]],
+    source: str,
+    ref: str,
+    new_actions: tuple[Action, ...],
+    new_forms: tuple[str, ...],
+) -> list[dict[str, Any]]:
+    """Add actions and forms to the decision, each citing the rule (or timer) and clause behind it."""
+    effects: list[dict[str, Any]] = []
+    for a in new_actions:
+        effects.append({"kind": "action", "id": a.id})
+        entry = actions.setdefault(
+            a.id, {"id": a.id, "label": a.label.zh, "label_en": a.label.en, "rules": [], "refs": []}
+        )
+        if a.to:
+            entry["to"] = a.to
+            entry["to_label"] = policy.roles[a.to].zh if a.to in policy.roles else a.to
+        if a.note:
+            entry["note"] = a.note
+        _cite(entry, source, ref)
+    for form_id in new_forms:
+        effects.append({"kind": "form", "id": form_id})
+        label = policy.forms.get(form_id)
+        entry = forms.setdefault(
+            form_id,
+            {
+                "id": form_id,
+                "label": label.zh if label else form_id,
+                "label_en": label.en if label else form_id,
+                "rules": [],
+                "refs": [],
+            },
+        )
+        _cite(entry, source, ref)
+    return effects
+
+
+def _cite(entry: dict[str, Any], source: str, ref: str) -> None:
+    if source not in entry["rules"]:
+        entry["rules"].append(source)
+    if ref not in entry["refs"]:
+        entry["refs"].append(ref)

@@ -12,8 +12,8 @@ from .errors import Diagnostic, Location, PolicyError
 from .source import SourceMap, read_document
 
 POLICY_FILE = "policy.yaml"
-LIST_SECTIONS = ("rules",)
-MAP_SECTIONS = ("facts", "findings", "roles", "forms")
+LIST_SECTIONS = ("rules", "timers", "routes", "duties", "tables")
+MAP_SECTIONS = ("facts", "findings", "roles", "forms", "calendars")
 
 
 @dataclass

@@ -43,6 +43,11 @@ TEST_SCHEMA: dict[str, Any] = {
                             "not_forms": _IDS,
                             "warnings": _IDS,
                             "no_warnings": {"type": "boolean"},
+                            "timers": {
+                                "type": "object",
+                                "additionalProperties": {"type": "object"},
+                                "description": "timer id → fields that must match (a subset; steps by id)",
+                            },
                         },
                         "additionalProperties": False,
                     },
@@ -160,6 +165,12 @@ def compare(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
         for item in want.get("not_" + key) or []:
             if item in present:
                 out.append(f"{key[:-1]} {item}: want it absent, but it is there")
+    timers = {t["id"]: t for t in got["timers"]}
+    for tid, fields in (want.get("timers") or {}).items():
+        if tid not in timers:
+            out.append(f"timer {tid}: want it, got [{', '.join(timers)}]")
+            continue
+        out.extend(_subset(f"timer {tid}", fields, timers[tid]))
     messages = [w["message"] for w in got["warnings"]]
     for text in want.get("warnings") or []:
         if not any(text in m for m in messages):
@@ -167,6 +178,29 @@ def compare(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
     if want.get("no_warnings") and messages:
         out.append(f"warnings: want none, got {messages}")
     return out
+
+
+def _subset(where: str, want: Any, got: Any) -> list[str]:
+    """Differences where `want` is not contained in `got`; steps lists are matched by id."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        out = []
+        for key, value in want.items():
+            if key == "steps" and isinstance(value, dict) and isinstance(got.get("steps"), list):
+                steps = {s["id"]: s for s in got["steps"]}
+                for sid, fields in value.items():
+                    if sid not in steps:
+                        out.append(f"{where} step {sid}: no such step")
+                    else:
+                        out.extend(_subset(f"{where} step {sid}", fields, steps[sid]))
+            elif key not in got:
+                out.append(f"{where}: want {key}={value!r}, but it is absent")
+            else:
+                out.extend(_subset(f"{where}.{key}", value, got[key]))
+        return out
+    expected = json.loads(json.dumps(want, default=str))
+    if expected != got and str(expected) != str(got):
+        return [f"{where}: want {expected!r}, got {got!r}"]
+    return []
 
 
 @dataclass
@@ -185,6 +219,7 @@ def run_pack_tests(policy: Policy, engines: tuple[str, ...] = ENGINES) -> SuiteR
     results: list[CaseResult] = []
     diags: list[Diagnostic] = []
     fired: set[str] = set()
+    started: set[str] = set()
     files = suite_files(policy.root)
     if not files:
         diags.append(Diagnostic(Location(str(policy.root / "tests"), 0, 0), "no-tests", "the pack has no tests/*.yaml"))
@@ -203,8 +238,14 @@ def run_pack_tests(policy: Policy, engines: tuple[str, ...] = ENGINES) -> SuiteR
             for r in per_engine:
                 if r.decision:
                     fired.update(t["rule"] for t in r.decision["trace"])
+                    started.update(t["id"] for t in r.decision["timers"] if t["status"] != "pending")
             results.extend(per_engine)
-    coverage = {"rules_never_fired": [r.id for r in policy.rules if r.id not in fired]}
+    sla = policy.sla
+    clocks = [t.id for t in sla.timers] + [r.id for r in sla.routes] + [d.id for d in sla.duties] if sla else []
+    coverage = {
+        "rules_never_fired": [r.id for r in policy.rules if r.kind == "rule" and r.id not in fired],
+        "timers_never_started": [t for t in clocks if t not in started],
+    }
     return SuiteReport(results, diags, coverage)
 
 

@@ -1,0 +1,737 @@
+"""SLA timers, routes and monthly duties: compiled from a pack, computed from facts, findings and `now`."""
+
+from __future__ import annotations
+
+import calendar as _months
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+
+from .calendar import BusinessCalendar, CalendarError
+from .durations import BUSINESS_HOURS, CALENDAR, MONTH, WORKING_DAYS, Duration, DurationError, parse_duration
+from .errors import EvaluationError
+from .expr import ir
+from .expr.pyeval import MISSING, Compiled, Env
+from .facts import Label
+
+if TYPE_CHECKING:
+    from .compiler import _Compiler
+    from .policy import Action, Policy
+
+WORKING_KINDS = (WORKING_DAYS, BUSINESS_HOURS)
+SECOND = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Effects:
+    actions: tuple[Action, ...] = ()
+    forms: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.actions or self.forms)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One candidate goal or budget: the first option whose condition holds applies."""
+
+    duration: Duration
+    when: str | None = None
+    probe: str | None = None
+
+
+@dataclass(frozen=True)
+class Timer:
+    id: str
+    label: Label
+    ref: str
+    calendar: str | None
+    start: Compiled | None
+    start_timer: str | None
+    stop: Compiled | None
+    pauses: Compiled | None
+    goals: tuple[Option, ...]
+    due_before: tuple[Compiled, Duration] | None
+    warn_at: tuple[int, ...]
+    on_breach: Effects
+    on_late: Effects
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    label: Label
+    role: str | None
+    budgets: tuple[Option, ...]
+    done: Compiled | None
+
+
+@dataclass(frozen=True)
+class Route:
+    id: str
+    label: Label
+    ref: str
+    calendar: str | None
+    start: Compiled
+    steps: tuple[Step, ...]
+    within: str | None
+    on_late_step: Effects
+
+
+@dataclass(frozen=True)
+class Duty:
+    """A duty due every month before a given day (e.g. the summary of last month's cases by the 10th)."""
+
+    id: str
+    label: Label
+    ref: str
+    day: int
+    done: Compiled | None
+    on_breach: Effects
+
+
+@dataclass(frozen=True)
+class SlaSpec:
+    calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
+    timers: tuple[Timer, ...] = ()
+    routes: tuple[Route, ...] = ()
+    duties: tuple[Duty, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.timers or self.routes or self.duties)
+
+
+# ------------------------------------------------------------------------------------------------
+# compile
+# ------------------------------------------------------------------------------------------------
+def compile_sla(c: _Compiler) -> SlaSpec:
+    """Read `calendars`, `timers`, `routes` and `duties`; problems go to the compiler's diagnostics."""
+    calendars = _calendars(c)
+    timers = _timers(c, calendars)
+    routes = _routes(c, calendars, {t.id: t for t in timers})
+    duties = _duties(c)
+    return SlaSpec(calendars, tuple(timers), tuple(routes), tuple(duties))
+
+
+def _calendars(c: _Compiler) -> dict[str, BusinessCalendar]:
+    raw = c.data.get("calendars")
+    out: dict[str, BusinessCalendar] = {}
+    if not isinstance(raw, dict):
+        return out
+    for cid, spec in raw.items():
+        if not isinstance(spec, dict):
+            continue
+        spec = {"timezone": str(c.tz), **spec}
+        try:
+            out[cid] = BusinessCalendar.from_spec(spec)
+        except CalendarError as exc:
+            for path, message in exc.problems or [((), str(exc))]:
+                c.error(("calendars", cid, *path), "calendar", message)
+    return out
+
+
+def _duration(c: _Compiler, path: tuple[object, ...], raw: Any) -> Duration | None:
+    try:
+        return parse_duration(str(raw))
+    except DurationError as exc:
+        c.error(path, "duration", str(exc))
+        return None
+
+
+def _options(c: _Compiler, path: tuple[object, ...], raw: Any, owner: str, ref: str) -> tuple[Option, ...]:
+    """A duration, or a list of {when, duration} tried in order; `when` becomes a probe rule."""
+    if not isinstance(raw, list):
+        d = _duration(c, path, raw)
+        return (Option(d),) if d else ()
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            continue
+        d = _duration(c, path + (i, "duration"), item.get("duration"))
+        if d is None:
+            continue
+        when = item.get("when")
+        probe = c.probe(f"{owner}#{i}", when, path + (i, "when"), ref) if isinstance(when, str) else None
+        if isinstance(when, str) and probe is None:
+            continue
+        out.append(Option(d, when if isinstance(when, str) else None, probe))
+    if out and out[-1].when is not None:
+        c.warn(path, "no-default-goal", "no option without `when`: when none holds the timer has no goal")
+    return tuple(out)
+
+
+def _calendar_ref(
+    c: _Compiler, path: tuple[object, ...], raw: Any, calendars: dict[str, BusinessCalendar]
+) -> str | None:
+    if raw is None:
+        return next(iter(calendars), None)
+    if raw not in calendars and raw not in (c.data.get("calendars") or {}):
+        from .errors import did_you_mean
+
+        c.error(path, "dangling-ref", f"unknown calendar '{raw}'{did_you_mean(str(raw), calendars)}")
+        return None
+    return str(raw)
+
+
+def _needs_calendar(c: _Compiler, path: tuple[object, ...], options: tuple[Option, ...], cal: str | None) -> None:
+    if cal is None and any(o.duration.kind in WORKING_KINDS for o in options):
+        c.error(path, "calendar", "working days and business hours need a calendar (declare one under calendars)")
+
+
+def _effects(c: _Compiler, raw: Any, path: tuple[object, ...]) -> Effects:
+    if not isinstance(raw, dict):
+        return Effects()
+    return Effects(c.actions_of(raw, path), c.forms_of(raw, path))
+
+
+def _timers(c: _Compiler, calendars: dict[str, BusinessCalendar]) -> list[Timer]:
+    raw = c.data.get("timers")
+    out: list[Timer] = []
+    if not isinstance(raw, list):
+        return out
+    ids = {t.get("id") for t in raw if isinstance(t, dict)}
+    for i, spec in enumerate(raw):
+        path = ("timers", i)
+        if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
+            continue
+        tid, ref = spec["id"], str(spec.get("ref", ""))
+        cal = _calendar_ref(c, path + ("calendar",), spec.get("calendar"), calendars)
+        start = stop = pauses = None
+        start_timer = None
+        raw_start = spec.get("start")
+        if isinstance(raw_start, str) and raw_start.startswith("timer:"):
+            start_timer = raw_start[len("timer:") :]
+            if start_timer not in ids or start_timer == tid:
+                c.error(path + ("start",), "dangling-ref", f"unknown timer '{start_timer}'")
+        elif isinstance(raw_start, str):
+            start = c.value_expr(path + ("start",), raw_start, ("datetime",))
+        if isinstance(spec.get("stop"), str):
+            stop = c.value_expr(path + ("stop",), spec["stop"], ("datetime",))
+        if isinstance(spec.get("pauses"), str):
+            pauses = c.value_expr(path + ("pauses",), spec["pauses"], ("pauses",))
+        goals = _options(c, path + ("goal",), spec.get("goal"), f"timer:{tid}", ref) if "goal" in spec else ()
+        due_before = None
+        if isinstance(spec.get("due_before"), dict):
+            db = spec["due_before"]
+            anchor = c.value_expr(path + ("due_before", "date"), str(db.get("date")), ("date", "datetime"))
+            by = _duration(c, path + ("due_before", "by"), db.get("by"))
+            if anchor is not None and by is not None:
+                due_before = (anchor, by)
+        if not goals and due_before is None:
+            c.error(path, "missing-field", "a timer needs `goal` (from its start) or `due_before`")
+        _needs_calendar(c, path + ("goal",), goals, cal)
+        out.append(
+            Timer(
+                tid,
+                Label.of(spec.get("label"), tid),
+                ref,
+                cal,
+                start,
+                start_timer,
+                stop,
+                pauses,
+                goals,
+                due_before,
+                tuple(sorted(int(w) for w in spec.get("warn_at", []) if isinstance(w, int))),
+                _effects(c, spec.get("on_breach"), path + ("on_breach",)),
+                _effects(c, spec.get("on_late"), path + ("on_late",)),
+            )
+        )
+    order = _timer_order(c, out)
+    return order
+
+
+def _timer_order(c: _Compiler, timers: list[Timer]) -> list[Timer]:
+    """Timers started by another timer's stop come after it; a cycle is an error."""
+    by_id = {t.id: t for t in timers}
+    done: list[Timer] = []
+    state: dict[str, int] = {}
+
+    def visit(t: Timer, chain: tuple[str, ...]) -> None:
+        if state.get(t.id) == 2:
+            return
+        if state.get(t.id) == 1:
+            c.error(("timers",), "timer-cycle", "timers start from each other: " + " → ".join(chain + (t.id,)))
+            return
+        state[t.id] = 1
+        if t.start_timer in by_id:
+            visit(by_id[t.start_timer], chain + (t.id,))
+        state[t.id] = 2
+        done.append(t)
+
+    for t in timers:
+        visit(t, ())
+    return done
+
+
+def _routes(c: _Compiler, calendars: dict[str, BusinessCalendar], timers: dict[str, Timer]) -> list[Route]:
+    raw = c.data.get("routes")
+    out: list[Route] = []
+    if not isinstance(raw, list):
+        return out
+    for i, spec in enumerate(raw):
+        path = ("routes", i)
+        if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
+            continue
+        rid, ref = spec["id"], str(spec.get("ref", ""))
+        cal = _calendar_ref(c, path + ("calendar",), spec.get("calendar"), calendars)
+        start = c.value_expr(path + ("start",), str(spec.get("start")), ("datetime",))
+        steps = []
+        for j, step in enumerate(spec.get("steps") or []):
+            spath = path + ("steps", j)
+            if not isinstance(step, dict) or not isinstance(step.get("id"), str):
+                continue
+            role = step.get("role")
+            if isinstance(role, str) and role not in c.roles:
+                from .errors import did_you_mean
+
+                c.error(spath + ("role",), "dangling-ref", f"unknown role '{role}'{did_you_mean(role, c.roles)}")
+            budgets = _options(c, spath + ("budget",), step.get("budget"), f"route:{rid}/{step['id']}", ref)
+            _needs_calendar(c, spath + ("budget",), budgets, cal)
+            done = (
+                c.value_expr(spath + ("done",), step["done"], ("datetime",))
+                if isinstance(step.get("done"), str)
+                else None
+            )
+            steps.append(
+                Step(
+                    step["id"],
+                    Label.of(step.get("label"), step["id"]),
+                    role if isinstance(role, str) else None,
+                    budgets,
+                    done,
+                )
+            )
+        within = spec.get("within")
+        if isinstance(within, str) and within not in timers:
+            c.error(path + ("within",), "dangling-ref", f"unknown timer '{within}'")
+        route = Route(
+            rid,
+            Label.of(spec.get("label"), rid),
+            ref,
+            cal,
+            start,
+            tuple(steps),
+            within if isinstance(within, str) else None,
+            _effects(c, spec.get("on_late_step"), path + ("on_late_step",)),
+        )
+        if start is not None:
+            out.append(route)
+            if route.within in timers:
+                _lint_budgets(c, path, route, timers[route.within])
+    return out
+
+
+def _days(d: Duration) -> Decimal | None:
+    """A duration in days when that is meaningful for comparing budgets with goals."""
+    if d.kind == WORKING_DAYS or d.kind == MONTH:
+        return Decimal(d.amount) * (30 if d.kind == MONTH else 1)
+    if d.kind == CALENDAR:
+        return Decimal(d.amount // SECOND) / 86400
+    return None
+
+
+def _lint_budgets(c: _Compiler, path: tuple[object, ...], route: Route, timer: Timer) -> None:
+    """Route budgets adding up past the goal they sit in: a working day is at least a calendar day."""
+    conditions = {o.when for s in route.steps for o in s.budgets if o.when} | {o.when for o in timer.goals if o.when}
+
+    def pick(options: tuple[Option, ...], cond: str | None) -> Duration | None:
+        for o in options:
+            if o.when == cond:
+                return o.duration
+        return next((o.duration for o in options if o.when is None), None)
+
+    for cond in [None, *sorted(conditions)]:
+        parts = [pick(s.budgets, cond) for s in route.steps]
+        goal = pick(timer.goals, cond)
+        if goal is None or any(p is None for p in parts):
+            continue
+        total = [_days(p) for p in parts if p is not None]
+        goal_days = _days(goal)
+        if goal_days is None or any(t is None for t in total):
+            continue
+        budget = sum(t for t in total if t is not None)
+        if budget > goal_days:
+            where = f"when {cond}" if cond else "by default"
+            c.warn(
+                path + ("steps",),
+                "route-over-goal",
+                f"route '{route.id}' budgets add up to {budget.normalize()} days {where}, past the goal {goal} of timer '{timer.id}'",
+            )
+
+
+def _duties(c: _Compiler) -> list[Duty]:
+    raw = c.data.get("duties")
+    out: list[Duty] = []
+    if not isinstance(raw, list):
+        return out
+    for i, spec in enumerate(raw):
+        path = ("duties", i)
+        if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
+            continue
+        done = (
+            c.value_expr(path + ("done",), spec["done"], ("date", "datetime"))
+            if isinstance(spec.get("done"), str)
+            else None
+        )
+        out.append(
+            Duty(
+                spec["id"],
+                Label.of(spec.get("label"), spec["id"]),
+                str(spec.get("ref", "")),
+                int(spec.get("before_day", 1)),
+                done,
+                _effects(c, spec.get("on_breach"), path + ("on_breach",)),
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# compute
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class SlaResult:
+    timers: list[dict[str, Any]] = field(default_factory=list)
+    # (source id, ref, effects) for the decision's actions and forms
+    effects: list[tuple[str, str, Effects]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def compute(
+    policy: Policy, facts: dict[str, Any], findings: dict[str, Any], probes: frozenset[str], now: datetime
+) -> SlaResult:
+    spec: SlaSpec = policy.sla
+    out = SlaResult()
+    if not spec:
+        return out
+    env = Env(facts, findings, now, policy.timezone)
+    try:
+        stops: dict[str, datetime | None] = {}
+        for t in spec.timers:
+            entry, effects = _timer(policy, spec, t, env, probes, stops)
+            out.timers.append(entry)
+            if effects:
+                out.effects.append((f"timer:{t.id}", t.ref, effects))
+        for r in spec.routes:
+            entry, late = _route(policy, spec, r, env, probes)
+            out.timers.append(entry)
+            if late and r.on_late_step:
+                out.effects.append((f"route:{r.id}", r.ref, r.on_late_step))
+        for d in spec.duties:
+            entry = _duty(policy, d, env)
+            out.timers.append(entry)
+            if entry["status"] == "breached" and d.on_breach:
+                out.effects.append((f"duty:{d.id}", d.ref, d.on_breach))
+    except CalendarError as exc:
+        raise EvaluationError(str(exc), code="calendar-not-covered") from None
+    return out
+
+
+def _value(fn: Compiled | None, env: Env) -> Any:
+    if fn is None:
+        return None
+    value = fn(env)
+    return None if value is MISSING else value
+
+
+def _choose(options: tuple[Option, ...], probes: frozenset[str]) -> Option | None:
+    for o in options:
+        if o.probe is None or o.probe in probes:
+            return o
+    return None
+
+
+def _plain_add(start: datetime, d: Duration, tz) -> datetime:
+    if d.kind == MONTH:
+        local = start.astimezone(tz)
+        months = local.month - 1 + int(d.amount)
+        year, month = local.year + months // 12, months % 12 + 1
+        day = min(local.day, _months.monthrange(year, month)[1])
+        return local.replace(year=year, month=month, day=day)
+    return start + d.amount
+
+
+def _add(cal: BusinessCalendar | None, start: datetime, d: Duration, tz) -> datetime:
+    """Due time of `d` from `start`. A fraction of a working day below one is that share of the
+    start day's working time, counted as business time from the start (route budgets of 1/2 day)."""
+    if cal is None:
+        return _plain_add(start, d, tz)
+    if d.kind == WORKING_DAYS and Decimal(d.amount) < 1:
+        day = start.astimezone(cal.tzinfo).date()
+        if not cal.is_working_day(day):
+            day = cal.next_working_day(day)
+        seconds = Decimal(cal.working_time_on(day) // SECOND) * Decimal(d.amount)
+        hours = (seconds / 3600).quantize(Decimal("0.0001"))
+        return cal.add(start, Duration(BUSINESS_HOURS, hours))
+    return cal.add(start, d)
+
+
+def _pauses(raw: Any, now: datetime) -> list[tuple[datetime, datetime]]:
+    out = []
+    for item in raw or ():
+        if isinstance(item, dict) and isinstance(item.get("from"), datetime):
+            end = item.get("to") if isinstance(item.get("to"), datetime) else now
+            if end > item["from"]:
+                out.append((item["from"], end))
+    return sorted(out)
+
+
+def _overlap(
+    pauses: list[tuple[datetime, datetime]], a: datetime, b: datetime, cal: BusinessCalendar | None, working: bool
+) -> timedelta:
+    total = timedelta(0)
+    merged: list[tuple[datetime, datetime]] = []
+    for s, e in pauses:
+        s, e = max(s, a), min(e, b)
+        if e <= s:
+            continue
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    for s, e in merged:
+        total += cal.business_time_between(s, e) if working and cal else e - s
+    return total
+
+
+def _due(cal: BusinessCalendar | None, start: datetime, d: Duration, pauses, tz) -> datetime:
+    """Due time pushed back by paused time (business time for working durations) until it settles."""
+    base = _add(cal, start, d, tz)
+    if not pauses:
+        return base
+    working = d.kind in WORKING_KINDS and cal is not None
+    due = base
+    for _ in range(50):
+        paused = _overlap(pauses, start, due, cal, working)
+        if working and cal is not None:
+            hours = Decimal(paused // SECOND) / 3600
+            new = cal.add(base, Duration(BUSINESS_HOURS, hours.quantize(Decimal("0.0001")))) if paused else base
+        else:
+            new = base + paused
+        if new == due:
+            break
+        due = new
+    return due
+
+
+def _measure(cal: BusinessCalendar | None, kind: str, a: datetime, b: datetime, pauses) -> timedelta:
+    if b <= a:
+        return timedelta(0)
+    working = kind in WORKING_KINDS and cal is not None
+    span = cal.business_time_between(a, b) if working and cal else b - a
+    return span - _overlap(pauses, a, b, cal, working)
+
+
+def _iso(value: datetime | None, tz) -> str | None:
+    return value.astimezone(tz).isoformat() if value else None
+
+
+def _amount(cal: BusinessCalendar | None, kind: str, span: timedelta, at: datetime) -> str:
+    """A span in the timer's own unit, for people."""
+    seconds = int(span // SECOND)
+    if kind == WORKING_DAYS and cal is not None:
+        day = at.astimezone(cal.tzinfo).date()
+        if not cal.is_working_day(day):
+            day = cal.next_working_day(day)
+        per_day = cal.working_time_on(day) // SECOND or 1
+        return f"{(Decimal(seconds) / per_day).quantize(Decimal('0.01'), ROUND_HALF_UP)}wd"
+    if kind == BUSINESS_HOURS:
+        return f"{(Decimal(seconds) / 3600).quantize(Decimal('0.01'), ROUND_HALF_UP)}bh"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}min" if minutes else ""]
+    return "".join(parts) or "0min"
+
+
+def _status_fields(
+    cal, kind: str, start: datetime | None, due: datetime | None, stop: datetime | None, now: datetime, pauses, tz
+) -> dict[str, Any]:
+    if start is None or due is None or start > now:
+        return {"status": "pending"}
+    end = stop if stop is not None and stop <= now else now
+    if stop is not None and stop <= now:
+        status = "met" if stop <= due else "breached"
+    elif now > due:
+        status = "breached"
+    elif any(a <= now < b for a, b in pauses):
+        status = "paused"
+    else:
+        status = "running"
+    used = _measure(cal, kind, start, end, pauses)
+    total = _measure(cal, kind, start, due, pauses) or SECOND
+    out: dict[str, Any] = {"status": status}
+    if end <= due:
+        left = _measure(cal, kind, end, due, [])
+        out["remaining"] = {"text": _amount(cal, kind, left, end), "seconds": int(left // SECOND)}
+    else:
+        late = _measure(cal, kind, due, end, [])
+        out["overdue"] = {"text": _amount(cal, kind, late, due), "seconds": int(late // SECOND)}
+    pct = (Decimal(used // SECOND) * 100 / Decimal(total // SECOND)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    out["percent_elapsed"] = str(pct)
+    return out
+
+
+def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops) -> tuple[dict[str, Any], Effects]:
+    tz = policy.timezone
+    cal = spec.calendars.get(t.calendar) if t.calendar else None
+    start = stops.get(t.start_timer) if t.start_timer else _value(t.start, env)
+    stop = _value(t.stop, env)
+    stops[t.id] = stop
+    pauses = _pauses(_value(t.pauses, env), env.now)
+    entry: dict[str, Any] = {"id": t.id, "kind": "timer", "label": t.label.zh, "ref": t.ref}
+    due: datetime | None = None
+    kind = CALENDAR
+    if t.due_before is not None:
+        anchor = _value(t.due_before[0], env)
+        if isinstance(anchor, date) and not isinstance(anchor, datetime):
+            anchor = datetime.combine(anchor, time(0), tz)
+        if anchor is not None:
+            by = t.due_before[1]
+            due = _minus(anchor, by, tz)
+            start = start or due - (anchor - due)
+            entry["goal"] = f"{by} before {anchor.astimezone(tz).date().isoformat()}"
+    else:
+        option = _choose(t.goals, probes)
+        if option is None:
+            entry.update({"status": "pending", "goal": None, "started_at": _iso(start, tz)})
+            return entry, Effects()
+        kind = option.duration.kind
+        entry["goal"] = str(option.duration)
+        if start is not None:
+            due = _due(cal, start, option.duration, pauses, tz)
+    paused = _overlap(pauses, start, min(stop or env.now, env.now), cal, False) if start else timedelta(0)
+    entry.update(
+        {
+            "calendar": t.calendar,
+            "started_at": _iso(start, tz),
+            "due_at": _iso(due, tz),
+            "stopped_at": _iso(stop, tz),
+            "paused_seconds": int(paused // SECOND),
+        }
+    )
+    entry.update(_status_fields(cal, kind, start, due, stop, env.now, pauses, tz))
+    pct = Decimal(entry.get("percent_elapsed", "0"))
+    entry["warnings_reached"] = [w for w in t.warn_at if pct >= w]
+    effects = Effects()
+    if entry["status"] == "breached":
+        effects = t.on_late if stop is not None and stop <= env.now else t.on_breach
+    return entry, effects
+
+
+def _minus(anchor: datetime, d: Duration, tz) -> datetime:
+    if d.kind == MONTH:
+        local = anchor.astimezone(tz)
+        months = local.year * 12 + local.month - 1 - int(d.amount)
+        year, month = divmod(months, 12)
+        return local.replace(year=year, month=month + 1, day=min(local.day, _months.monthrange(year, month + 1)[1]))
+    return anchor - d.amount
+
+
+def _route(policy, spec: SlaSpec, r: Route, env: Env, probes) -> tuple[dict[str, Any], bool]:
+    tz = policy.timezone
+    cal = spec.calendars.get(r.calendar) if r.calendar else None
+    started = _value(r.start, env)
+    steps = []
+    current = None
+    late = False
+    for s in r.steps:
+        done = _value(s.done, env)
+        option = _choose(s.budgets, probes)
+        due = _add(cal, started, option.duration, tz) if started is not None and option is not None else None
+        kind = option.duration.kind if option else CALENDAR
+        fields = _status_fields(cal, kind, started, due, done, env.now, [], tz)
+        step = {
+            "id": s.id,
+            "label": s.label.zh,
+            "role": s.role,
+            "budget": str(option.duration) if option else None,
+            "started_at": _iso(started, tz),
+            "due_at": _iso(due, tz),
+            "done_at": _iso(done, tz),
+            **fields,
+        }
+        steps.append(step)
+        late = late or fields["status"] == "breached"
+        if current is None and fields["status"] in ("running", "breached", "paused"):
+            current = s.id
+        started = done if done is not None and started is not None else None
+    statuses = [s["status"] for s in steps]
+    overall = (
+        "breached"
+        if "breached" in statuses
+        else "met"
+        if statuses and all(s == "met" for s in statuses)
+        else "running"
+        if current
+        else "pending"
+    )
+    entry = {
+        "id": r.id,
+        "kind": "route",
+        "label": r.label.zh,
+        "ref": r.ref,
+        "status": overall,
+        "current_step": current,
+        "late_steps": [s["id"] for s in steps if s["status"] == "breached"],
+        "steps": steps,
+    }
+    return entry, late
+
+
+def _duty(policy, d: Duty, env: Env) -> dict[str, Any]:
+    tz = policy.timezone
+    local = env.now.astimezone(tz)
+    period = datetime(local.year, local.month, 1, tzinfo=tz)
+    due = period.replace(day=min(d.day, _months.monthrange(local.year, local.month)[1]))
+    done = _value(d.done, env)
+    if done is None:
+        # Without the date it was last done the engine cannot tell met from breached.
+        return {
+            "id": d.id,
+            "kind": "duty",
+            "label": d.label.zh,
+            "ref": d.ref,
+            "period": f"{local.year:04d}-{local.month:02d}",
+            "started_at": period.isoformat(),
+            "due_at": due.isoformat(),
+            "stopped_at": None,
+            "status": "pending",
+        }
+    if isinstance(done, date) and not isinstance(done, datetime):
+        done = datetime.combine(done, time(0), tz)
+    done_this_period = done is not None and done >= period
+    if done_this_period:
+        status = "met" if done <= due else "breached"
+    else:
+        status = "breached" if env.now >= due else "running"
+    entry = {
+        "id": d.id,
+        "kind": "duty",
+        "label": d.label.zh,
+        "ref": d.ref,
+        "period": f"{local.year:04d}-{local.month:02d}",
+        "started_at": period.isoformat(),
+        "due_at": due.isoformat(),
+        "stopped_at": done.astimezone(tz).isoformat() if done_this_period else None,
+        "status": status,
+    }
+    if status == "running":
+        left = due - env.now
+        entry["remaining"] = {"text": _amount(None, CALENDAR, left, env.now), "seconds": int(left // SECOND)}
+    elif status == "breached" and not done_this_period:
+        late = env.now - due
+        entry["overdue"] = {"text": _amount(None, CALENDAR, late, due), "seconds": int(late // SECOND)}
+    return entry
+
+
+def probe_ids(spec: SlaSpec) -> list[str]:
+    """Every probe the SLA section created (for coverage reports)."""
+    ids = [o.probe for t in spec.timers for o in t.goals if o.probe]
+    ids += [o.probe for r in spec.routes for s in r.steps for o in s.budgets if o.probe]
+    return ids
+
+
+__all__ = ["SlaSpec", "compile_sla", "compute", "probe_ids", "ir"]
