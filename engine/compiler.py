@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
 
+from .authority import compile_authority
 from .errors import Diagnostic, Location, PolicyError, did_you_mean, sort_diagnostics
 from .expr import ExprError, Scope, check, ir, parse
 from .expr.pyeval import MISSING, Compiled, compile_expr
@@ -81,6 +82,7 @@ class _Compiler:
         self.forms: dict[str, Label] = {}
         self.scope = Scope({})
         self.probes: list[CompiledRule] = []
+        self.table_index: dict[str, int] = {}
 
     # -- helpers -------------------------------------------------------------------------------
     def loc(self, path: tuple[object, ...], *, key: bool = False) -> Location:
@@ -146,6 +148,7 @@ class _Compiler:
         scope = self.scope = Scope({f.name: f.type for f in facts}, {f.id: f.value_type for f in findings}, tz)
         rules = self._rules(scope, findings, roles, forms)
         sla = compile_sla(self)
+        authority = compile_authority(self)
         rules = self._layer(rules + self.probes, findings)
         effective = self._effective_from()
         diags = sort_diagnostics(self.diags)
@@ -163,6 +166,7 @@ class _Compiler:
             roles=MappingProxyType(roles),
             forms=MappingProxyType(forms),
             sla=sla,
+            authority=authority,
             root=self.raw.root,
             files=tuple(self.raw.files),
         )

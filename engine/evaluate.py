@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .authority import AuthorityResult
+from .authority import compute as compute_authority
 from .decision import Decision, jsonable
 from .errors import CaseError, Diagnostic, EvaluationError, Location
 from .expr.pyeval import MISSING
@@ -65,7 +67,8 @@ def evaluate_case(
     rules = [r for r in fired if r.kind == "rule"]
     probes = frozenset(r.id for r in fired if r.kind == "probe")
     sla = compute_sla(policy, facts, values, probes, moment)
-    return _build(policy, case_id, moment, rules, values, outcomes, sla)
+    approvals = compute_authority(policy, facts, values, probes, moment)
+    return _build(policy, case_id, moment, rules, values, outcomes, sla, approvals)
 
 
 def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
@@ -114,6 +117,7 @@ def _build(
     values: dict[str, Any],
     outcomes: dict[tuple[str, str], str],
     sla: SlaResult,
+    approvals: AuthorityResult,
 ) -> Decision:
     tz = policy.timezone
     findings = []
@@ -173,13 +177,14 @@ def _build(
                 "effects": effects,
             }
         )
-    for source, ref, extra in sla.effects:
+    for source, ref, extra in sla.effects + approvals.effects:
         label = next((t["label"] for t in sla.timers if source.endswith(":" + t["id"])), source)
         applied = _apply(policy, actions, forms, source, ref, extra.actions, extra.forms)
         trace.append(
             {"rule": source, "label": label, "ref": ref, "priority": 0, "layer": len(policy.layers), "effects": applied}
         )
     warnings.extend(sla.warnings)
+    warnings.extend(approvals.warnings)
     if policy.effective_from and now.astimezone(tz).date() < policy.effective_from:
         warnings.insert(
             0,
@@ -194,6 +199,7 @@ def _build(
         evaluated_at=now.astimezone(tz).isoformat(),
         findings=findings,
         timers=sla.timers,
+        approvals=approvals.approvals,
         forms=list(forms.values()),
         actions=list(actions.values()),
         trace=trace,

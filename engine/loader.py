@@ -12,7 +12,7 @@ from .errors import Diagnostic, Location, PolicyError
 from .source import SourceMap, read_document
 
 POLICY_FILE = "policy.yaml"
-LIST_SECTIONS = ("rules", "timers", "routes", "duties", "tables")
+LIST_SECTIONS = ("rules", "timers", "routes", "duties", "tables", "authority")
 MAP_SECTIONS = ("facts", "findings", "roles", "forms", "calendars")
 
 

@@ -91,6 +91,7 @@ class Policy:
     root: Path
     files: tuple[str, ...]
     sla: Any = None
+    authority: Any = None
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 

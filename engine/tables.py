@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 from .errors import EvaluationError, did_you_mean
 from .expr import ExprError, Scope, check, ir, parse
 from .expr.parser import parse_duration_text, tokenize
-from .expr.pyeval import Env, compile_expr
+from .expr.pyeval import MISSING, Env, compile_expr
 from .types import Type
 
 HIT_POLICIES = ("first", "unique", "priority", "collect")
@@ -769,6 +769,8 @@ def _duration_text(value: timedelta) -> str:
 
 def _show(value: Any) -> str:
     """A value as a message shows it (the way a cell writes it)."""
+    if value is MISSING:
+        return "(missing)"
     if isinstance(value, datetime | date):
         return value.isoformat()
     return literal_text(value)
@@ -894,7 +896,12 @@ def _bounds(test: UnaryTest) -> Iterator[Any]:
 
 
 def candidates(table: Table, k: int) -> list[Any]:
-    """Values of input k, one per class of values every test of the column treats alike."""
+    """Values of input k, one per class of values every test of the column treats alike, and the
+    missing value (only `-` matches it), so a catch-all row is never called unreachable."""
+    return [*_present_candidates(table, k), MISSING]
+
+
+def _present_candidates(table: Table, k: int) -> list[Any]:
     inp = table.inputs[k]
     t = inp.type
     seen: list[Any] = []
@@ -979,9 +986,16 @@ class _Analysis:
         m = self.match[r][k]
         return m is None or m[c]
 
-    def allowed(self, r: int | None) -> list[list[int]]:
+    def allowed(self, r: int | None, *, present: bool = False) -> list[list[int]]:
+        """Candidate indexes row r accepts per input (every candidate for None); `present` leaves out
+        the missing value, so gaps are reported only for values a case can actually carry."""
         return [
-            [c for c in range(len(vals)) if r is None or self.accepts(r, k, c)] for k, vals in enumerate(self.values)
+            [
+                c
+                for c in range(len(vals))
+                if (r is None or self.accepts(r, k, c)) and not (present and vals[c] is MISSING)
+            ]
+            for k, vals in enumerate(self.values)
         ]
 
     def uncovered(self, rows: list[int], allowed: list[list[int]], limit: int) -> list[tuple[int, ...]]:
@@ -1034,7 +1048,7 @@ class _Analysis:
         parts = []
         for k, (inp, c) in enumerate(zip(self.table.inputs, combo, strict=True)):
             part = f"{inp.name} = {_show(self.values[k][c])}"
-            others = self.alike[k][c]
+            others = [v for v in self.alike[k][c] if v is not MISSING]
             if others and inp.type.kind in ("string", "boolean"):
                 shown = ", ".join(_show(v) for v in others[:5]) + (", …" if len(others) > 5 else "")
                 part += f" (or {shown})"
@@ -1113,7 +1127,7 @@ def lint_table(
                 )
 
     an.exhausted, an.steps = False, 0
-    for combo in an.uncovered([r.index for r in table.rows], an.allowed(None), max_gaps):
+    for combo in an.uncovered([r.index for r in table.rows], an.allowed(None, present=True), max_gaps):
         example = an.example(combo)
         out.append(TableLint("gap", None, f"no row matches {an.text(combo)}", example=example))
     return out

@@ -803,3 +803,19 @@ def test_lint_matches_brute_force_on_random_tables() -> None:
                 assert x.example is not None
                 case = env(qty=x.example["q"], loss_amount=x.example["m"], resolution=x.example["r"])
                 assert matched_rows(table, case) == [], x
+
+
+def test_catch_all_row_after_complete_ranges_is_reachable_for_missing_inputs() -> None:
+    # `-` is the only test a missing value passes: the last row answers "no amount recorded yet".
+    spec = {
+        "id": "t",
+        "hit": "first",
+        "inputs": [{"name": "amount", "expr": "loss_amount"}],
+        "outputs": ["approver"],
+        "rows": [
+            {"when": ["<= 5000"], "then": {"approver": "a"}},
+            {"when": ["> 5000"], "then": {"approver": "b"}},
+            {"when": ["-"], "then": {"approver": "c"}},
+        ],
+    }
+    assert lint_table(compile_table(spec, SCOPE)) == []

@@ -1,0 +1,267 @@
+"""Decision tables and the authority matrix in packs: compiled to probe rules, resolved into approvals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .decision import jsonable
+from .errors import did_you_mean
+from .expr.pyeval import MISSING, Compiled, Env
+from .facts import Label
+from .sla import Effects
+from .tables import Table, TableError, check_table, compile_table, lint_table
+
+if TYPE_CHECKING:
+    from .compiler import _Compiler
+    from .policy import Policy
+
+
+@dataclass(frozen=True)
+class Authority:
+    """Who must approve a decision: the row a table picks names the approver and the chain."""
+
+    id: str
+    label: Label
+    ref: str
+    table: str
+    when: str | None
+    amount: Compiled | None
+    actual: Compiled | None
+    approver_output: str
+    chain_output: str | None
+    on_exceeded: Effects
+
+
+@dataclass(frozen=True)
+class AuthoritySpec:
+    tables: dict[str, Table] = field(default_factory=dict)
+    entries: tuple[Authority, ...] = ()
+    ranks: dict[str, int] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries or self.tables)
+
+
+def row_probe(table_id: str, row: int) -> str:
+    return f"table:{table_id}#{row + 1}"
+
+
+def compile_authority(c: _Compiler) -> AuthoritySpec:
+    tables = _tables(c)
+    entries = _entries(c, tables)
+    role_outputs: dict[str, set[str]] = {}
+    for a in entries:
+        role_outputs.setdefault(a.table, set()).add(a.approver_output)
+        if a.chain_output:
+            role_outputs[a.table].add(a.chain_output)
+    for index, (tid, table) in enumerate(tables.items()):
+        _lint(c, c.table_index.get(tid, index), table, role_outputs.get(tid, set()))
+    raw_roles = c.data.get("roles") if isinstance(c.data.get("roles"), dict) else {}
+    ranks = {k: v["rank"] for k, v in raw_roles.items() if isinstance(v, dict) and isinstance(v.get("rank"), int)}
+    return AuthoritySpec(tables, tuple(entries), ranks)
+
+
+def _tables(c: _Compiler) -> dict[str, Table]:
+    raw = c.data.get("tables")
+    out: dict[str, Table] = {}
+    if not isinstance(raw, list):
+        return out
+    for i, spec in enumerate(raw):
+        path = ("tables", i)
+        if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
+            continue
+        if spec["id"] in out:
+            c.error(path + ("id",), "duplicate-id", f"table id '{spec['id']}' is already used")
+            continue
+        errors = check_table(spec, c.scope)
+        for err in errors:
+            _report(c, path, spec, err)
+        if errors:
+            continue
+        try:
+            table = compile_table(spec, c.scope)
+        except TableError as err:
+            _report(c, path, spec, err)
+            continue
+        for row in table.rows:
+            c.probe(
+                row_probe(table.id, row.index), row.condition, path + ("rows", row.index), row.ref or table.ref or ""
+            )
+        out[table.id] = table
+        c.table_index[table.id] = i
+    return out
+
+
+def _report(c: _Compiler, path: tuple[object, ...], spec: dict[str, Any], err: TableError) -> None:
+    where = path + tuple(err.path)
+    if err.offset is not None and err.column is not None:
+        inputs = spec.get("inputs") or []
+        expr = (
+            inputs[err.column].get("expr")
+            if err.column < len(inputs) and isinstance(inputs[err.column], dict)
+            else None
+        )
+        if isinstance(expr, str):
+            loc = c.expr_location(where, expr, err.offset)
+            from .errors import Diagnostic
+
+            c.diags.append(Diagnostic(loc, "table", err.message))
+            return
+    c.error(where, "table", err.message)
+
+
+def _lint(c: _Compiler, index: int, table: Table, role_outputs: set[str]) -> None:
+    for finding in lint_table(table, roles=set(c.roles), role_outputs=sorted(role_outputs)):
+        path: tuple[object, ...] = ("tables", index) + (("rows", finding.row) if finding.row is not None else ())
+        if finding.kind == "unknown-role":
+            c.error(path, "unknown-role", finding.message)
+        else:
+            c.warn(path, f"table-{finding.kind}", finding.message)
+
+
+def _entries(c: _Compiler, tables: dict[str, Table]) -> list[Authority]:
+    raw = c.data.get("authority")
+    out: list[Authority] = []
+    if not isinstance(raw, list):
+        return out
+    declared = {t.get("id") for t in c.data.get("tables") or [] if isinstance(t, dict)}
+    for i, spec in enumerate(raw):
+        path = ("authority", i)
+        if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
+            continue
+        aid, ref = spec["id"], str(spec.get("ref", ""))
+        tid = spec.get("table")
+        if tid not in declared:
+            c.error(
+                path + ("table",),
+                "dangling-ref",
+                f"unknown table '{tid}'{did_you_mean(str(tid), [str(d) for d in declared])}",
+            )
+            continue
+        if tid not in tables:
+            continue  # the table's own errors are reported
+        table = tables[tid]
+        approver = spec.get("approver_output", "approver")
+        chain = spec.get("chain_output", "chain" if "chain" in table.outputs else None)
+        for key, name in (("approver_output", approver), ("chain_output", chain)):
+            if name is not None and name not in table.outputs:
+                c.error(
+                    path + (key,),
+                    "dangling-ref",
+                    f"table '{tid}' has no output '{name}'{did_you_mean(str(name), table.outputs)}",
+                )
+        when = spec.get("when")
+        probe = c.probe(f"authority:{aid}", when, path + ("when",), ref) if isinstance(when, str) else None
+        amount = (
+            c.value_expr(path + ("amount",), spec["amount"], ("money", "number", "integer"))
+            if isinstance(spec.get("amount"), str)
+            else None
+        )
+        actual = (
+            c.value_expr(path + ("actual",), spec["actual"], ("string",))
+            if isinstance(spec.get("actual"), str)
+            else None
+        )
+        effects = spec.get("on_exceeded")
+        out.append(
+            Authority(
+                aid,
+                Label.of(spec.get("label"), aid),
+                ref,
+                str(tid),
+                probe,
+                amount,
+                actual,
+                str(approver),
+                chain if isinstance(chain, str) else None,
+                Effects(c.actions_of(effects, path + ("on_exceeded",)), c.forms_of(effects, path + ("on_exceeded",)))
+                if isinstance(effects, dict)
+                else Effects(),
+            )
+        )
+    return out
+
+
+@dataclass
+class AuthorityResult:
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    effects: list[tuple[str, str, Effects]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def compute(
+    policy: Policy, facts: dict[str, Any], findings: dict[str, Any], probes: frozenset[str], now: datetime
+) -> AuthorityResult:
+    spec: AuthoritySpec = policy.authority
+    out = AuthorityResult()
+    if not spec:
+        return out
+    env = Env(facts, findings, now, policy.timezone)
+    tz = policy.timezone
+    for a in spec.entries:
+        if a.when is not None and a.when not in probes:
+            continue
+        table = spec.tables[a.table]
+        matched = [r.index for r in table.rows if row_probe(table.id, r.index) in probes]
+        rows = table.select(matched)
+        entry: dict[str, Any] = {"id": a.id, "label": a.label.zh, "ref": a.ref, "table": table.id}
+        amount = a.amount(env) if a.amount else MISSING
+        if amount is not MISSING:
+            entry["amount"] = jsonable(amount, tz)
+        if not rows:
+            entry.update({"approver": None, "row": None, "chain": []})
+            out.warnings.append(
+                {
+                    "code": "no-authority-row",
+                    "message": f"{a.label.zh}: no row of table '{table.id}' applies",
+                    "ref": a.ref,
+                }
+            )
+            out.approvals.append(entry)
+            continue
+        row = rows[0]
+        approver = row.outputs.get(a.approver_output)
+        chain = row.outputs.get(a.chain_output) if a.chain_output else None
+        chain = list(chain) if isinstance(chain, list) else [approver] if approver else []
+        entry.update(
+            {
+                "approver": approver,
+                "approver_label": _role_label(policy, approver),
+                "chain": [{"role": r, "label": _role_label(policy, r)} for r in chain],
+                "row": row.index + 1,
+            }
+        )
+        if row.ref:
+            entry["row_ref"] = row.ref
+        actual = a.actual(env) if a.actual else MISSING
+        if actual is not MISSING and approver:
+            within = _within(spec, chain, approver, actual)
+            entry.update({"actual": actual, "actual_label": _role_label(policy, actual), "within_authority": within})
+            if not within:
+                out.warnings.append(
+                    {
+                        "code": "beyond-authority",
+                        "message": f"{a.label.zh}: {_role_label(policy, actual)} ({actual}) 超越核决权限，应由 {_role_label(policy, approver)} ({approver}) 核决",
+                        "ref": a.ref,
+                    }
+                )
+                if a.on_exceeded:
+                    out.effects.append((f"authority:{a.id}", a.ref, a.on_exceeded))
+        out.approvals.append(entry)
+    return out
+
+
+def _role_label(policy: Policy, role: Any) -> str:
+    label = policy.roles.get(role) if isinstance(role, str) else None
+    return label.zh if label else str(role)
+
+
+def _within(spec: AuthoritySpec, chain: list[str], approver: str, actual: str) -> bool:
+    """The actor is the required approver or ranks above: by declared rank, else by chain order."""
+    if actual == approver:
+        return True
+    if actual in spec.ranks and approver in spec.ranks:
+        return spec.ranks[actual] >= spec.ranks[approver]
+    return actual in chain and approver in chain and chain.index(actual) >= chain.index(approver)
