@@ -22,6 +22,7 @@ from .expr import ExprError, Scope, check, ir, parse
 from .expr.pyeval import MISSING, Compiled, compile_expr
 from .facts import FactSpec, Label, build_spec, parse_datetime
 from .loader import RawPack, load_pack
+from .penalty_section import compile_penalties
 from .policy import Action, CompiledRule, FindingSpec, Policy
 from .schema_check import schema_diagnostics
 from .sla import compile_sla
@@ -83,6 +84,7 @@ class _Compiler:
         self.scope = Scope({})
         self.probes: list[CompiledRule] = []
         self.table_index: dict[str, int] = {}
+        self.facts: list[FactSpec] = []
 
     # -- helpers -------------------------------------------------------------------------------
     def loc(self, path: tuple[object, ...], *, key: bool = False) -> Location:
@@ -141,7 +143,7 @@ class _Compiler:
             validator = jsonschema.Draft202012Validator(policy_schema())
             self.diags.extend(schema_diagnostics(validator, self.data, self.smap, self.main_file))
         tz = self.tz = self._timezone()
-        facts = self._facts()
+        facts = self.facts = self._facts()
         findings = self._findings()
         roles = self.roles = self._declared("roles")
         forms = self.forms = self._declared("forms")
@@ -149,6 +151,7 @@ class _Compiler:
         rules = self._rules(scope, findings, roles, forms)
         sla = compile_sla(self)
         authority = compile_authority(self)
+        penalties = compile_penalties(self)
         rules = self._layer(rules + self.probes, findings)
         effective = self._effective_from()
         diags = sort_diagnostics(self.diags)
@@ -167,6 +170,7 @@ class _Compiler:
             forms=MappingProxyType(forms),
             sla=sla,
             authority=authority,
+            penalties=penalties,
             root=self.raw.root,
             files=tuple(self.raw.files),
         )

@@ -12,6 +12,8 @@ from .decision import Decision, jsonable
 from .errors import CaseError, Diagnostic, EvaluationError, Location
 from .expr.pyeval import MISSING
 from .facts import DATETIME_PATTERN, parse_datetime
+from .penalty_section import PenaltyResult
+from .penalty_section import compute as compute_penalties
 from .sla import SlaResult
 from .sla import compute as compute_sla
 from .source import SourceMap
@@ -68,7 +70,8 @@ def evaluate_case(
     probes = frozenset(r.id for r in fired if r.kind == "probe")
     sla = compute_sla(policy, facts, values, probes, moment)
     approvals = compute_authority(policy, facts, values, probes, moment)
-    return _build(policy, case_id, moment, rules, values, outcomes, sla, approvals)
+    penalties = compute_penalties(policy, facts, values, probes, moment, case_id)
+    return _build(policy, case_id, moment, rules, values, outcomes, sla, approvals, penalties)
 
 
 def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
@@ -118,6 +121,7 @@ def _build(
     outcomes: dict[tuple[str, str], str],
     sla: SlaResult,
     approvals: AuthorityResult,
+    penalties: PenaltyResult,
 ) -> Decision:
     tz = policy.timezone
     findings = []
@@ -200,6 +204,7 @@ def _build(
         findings=findings,
         timers=sla.timers,
         approvals=approvals.approvals,
+        penalties=penalties.penalties,
         forms=list(forms.values()),
         actions=list(actions.values()),
         trace=trace,

@@ -13,6 +13,7 @@ from .source import SourceMap, read_document
 
 POLICY_FILE = "policy.yaml"
 LIST_SECTIONS = ("rules", "timers", "routes", "duties", "tables", "authority")
+SINGLE_SECTIONS = ("penalties",)
 MAP_SECTIONS = ("facts", "findings", "roles", "forms", "calendars")
 
 
@@ -120,6 +121,20 @@ def _merge_include(pack: RawPack, path: Path) -> None:
                 if p[:1] == (key,) and len(p) > 1 and isinstance(p[1], int):
                     pack.smap.keys[(key, p[1] + offset) + p[2:]] = v
             pack.smap.values.setdefault((key,), smap.values[(key,)])
+        elif key in SINGLE_SECTIONS and isinstance(value, dict):
+            if key in pack.data:
+                first = pack.smap.location((key,), key=True)
+                pack.diagnostics.append(
+                    Diagnostic(kloc, "duplicate-id", f"section '{key}' is already given at {first}")
+                )
+                continue
+            pack.data[key] = value
+            for p, v in smap.values.items():
+                if p[:1] == (key,):
+                    pack.smap.values[p] = v
+            for p, v in smap.keys.items():
+                if p[:1] == (key,):
+                    pack.smap.keys[p] = v
         elif key in MAP_SECTIONS and isinstance(value, dict):
             existing = pack.data.setdefault(key, {})
             if not isinstance(existing, dict):
@@ -143,11 +158,11 @@ def _merge_include(pack: RawPack, path: Path) -> None:
                 for p, v in smap.keys.items():
                     if p[:2] == (key, sub):
                         pack.smap.keys[p] = v
-        elif key in LIST_SECTIONS or key in MAP_SECTIONS:
+        elif key in LIST_SECTIONS or key in MAP_SECTIONS or key in SINGLE_SECTIONS:
             shape = "a list" if key in LIST_SECTIONS else "a mapping"
             pack.diagnostics.append(Diagnostic(kloc, "schema", f"'{key}' must be {shape}"))
         else:
-            allowed = ", ".join(LIST_SECTIONS + MAP_SECTIONS)
+            allowed = ", ".join(LIST_SECTIONS + MAP_SECTIONS + SINGLE_SECTIONS)
             pack.diagnostics.append(
                 Diagnostic(
                     kloc,

@@ -92,6 +92,7 @@ class Policy:
     files: tuple[str, ...]
     sla: Any = None
     authority: Any = None
+    penalties: Any = None
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 

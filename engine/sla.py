@@ -569,8 +569,9 @@ def _status_fields(
     else:
         late = _measure(cal, kind, due, end, [])
         out["overdue"] = {"text": _amount(cal, kind, late, due), "seconds": int(late // SECOND)}
-    pct = (Decimal(used // SECOND) * 100 / Decimal(total // SECOND)).quantize(Decimal("0.1"), ROUND_HALF_UP)
-    out["percent_elapsed"] = str(pct)
+    exact = Decimal(used // SECOND) * 100 / Decimal(total // SECOND)
+    out["percent_elapsed"] = str(exact.quantize(Decimal("0.1"), ROUND_HALF_UP))
+    out["_percent"] = exact  # thresholds compare the exact share, not the rounded one
     return out
 
 
@@ -613,7 +614,7 @@ def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops) -> tuple[di
         }
     )
     entry.update(_status_fields(cal, kind, start, due, stop, env.now, pauses, tz))
-    pct = Decimal(entry.get("percent_elapsed", "0"))
+    pct = entry.pop("_percent", Decimal(0))
     entry["warnings_reached"] = [w for w in t.warn_at if pct >= w]
     effects = Effects()
     if entry["status"] == "breached":
@@ -653,9 +654,10 @@ def _route(policy, spec: SlaSpec, r: Route, env: Env, probes) -> tuple[dict[str,
             "done_at": _iso(done, tz),
             **fields,
         }
+        step.pop("_percent", None)
         steps.append(step)
         late = late or fields["status"] == "breached"
-        if current is None and fields["status"] in ("running", "breached", "paused"):
+        if current is None and done is None and fields["status"] in ("running", "breached", "paused"):
             current = s.id
         started = done if done is not None and started is not None else None
     statuses = [s["status"] for s in steps]
@@ -700,11 +702,16 @@ def _duty(policy, d: Duty, env: Env) -> dict[str, Any]:
             "stopped_at": None,
             "status": "pending",
         }
+    finished = done  # the moment to compare with the due time
     if isinstance(done, date) and not isinstance(done, datetime):
+        # A date says "sometime that day": done on the due day itself is not "before" it.
+        finished = datetime.combine(done, time(23, 59, 59), tz)
         done = datetime.combine(done, time(0), tz)
+    if done > env.now:
+        done = None  # recorded in the future: not done yet as of `now`
     done_this_period = done is not None and done >= period
     if done_this_period:
-        status = "met" if done <= due else "breached"
+        status = "met" if finished < due else "breached"
     else:
         status = "breached" if env.now >= due else "running"
     entry = {

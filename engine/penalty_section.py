@@ -1,0 +1,261 @@
+"""The `penalties` section of a pack: reads people, faults and records from case facts, runs the
+penalty calculators and reports per-person charges with the monthly cap and carry-over schedule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .expr.pyeval import MISSING, Compiled, Env
+from .money import format_money
+from .penalties import (
+    AdminScale,
+    Attribution,
+    CapRule,
+    Charge,
+    PenaltyInputError,
+    Person,
+    Responsibility,
+    allocate,
+    loss_basis,
+    monthly_deductions,
+)
+
+if TYPE_CHECKING:
+    from .compiler import _Compiler
+    from .policy import Policy
+
+PERSON_FIELDS = {
+    "id": "string",
+    "department": ("string",),
+    "base_points": ("number", "integer"),
+    "monthly_bonus": ("money",),
+}
+
+
+@dataclass(frozen=True)
+class Ground:
+    label: str
+    level: str
+
+
+@dataclass(frozen=True)
+class PenaltySpec:
+    ref: str = ""
+    when: str | None = None
+    people: Compiled | None = None
+    # economic penalties (经济处罚准则)
+    economic_ref: str = ""
+    sold_within_window: Compiled | None = None
+    a_grade_price_loss: Compiled | None = None
+    actual_loss: Compiled | None = None
+    responsibilities: Compiled | None = None
+    attribution: Attribution | None = None
+    # administrative penalties (行政处罚准则)
+    admin_ref: str = ""
+    scale: AdminScale | None = None
+    grounds: dict[str, Ground] = field(default_factory=dict)
+    records: Compiled | None = None
+    cap: CapRule | None = None
+
+    def __bool__(self) -> bool:
+        return self.people is not None
+
+
+def compile_penalties(c: _Compiler) -> PenaltySpec:
+    raw = c.data.get("penalties")
+    if not isinstance(raw, dict):
+        return PenaltySpec()
+    path: tuple[object, ...] = ("penalties",)
+    ref = str(raw.get("ref", ""))
+    when = c.probe("penalties", raw["when"], path + ("when",), ref) if isinstance(raw.get("when"), str) else None
+    people = _list_fact(c, path + ("people",), raw.get("people"), PERSON_FIELDS)
+    spec: dict[str, Any] = {"ref": ref, "when": when, "people": people}
+    eco = raw.get("economic")
+    if isinstance(eco, dict):
+        epath = path + ("economic",)
+        loss = eco.get("loss") if isinstance(eco.get("loss"), dict) else {}
+        spec.update(
+            economic_ref=str(eco.get("ref", ref)),
+            sold_within_window=_value(
+                c, epath + ("loss", "sold_within_window"), loss.get("sold_within_window"), ("boolean",)
+            ),
+            a_grade_price_loss=_value(
+                c, epath + ("loss", "a_grade_price_loss"), loss.get("a_grade_price_loss"), ("money",)
+            ),
+            actual_loss=_value(c, epath + ("loss", "actual_loss"), loss.get("actual_loss"), ("money",)),
+            responsibilities=_list_fact(
+                c, epath + ("responsibilities",), eco.get("responsibilities"), {"percent": ("number", "integer")}
+            ),
+            attribution=_build(c, epath + ("attribution",), Attribution.from_spec, eco.get("attribution")),
+        )
+    adm = raw.get("administrative")
+    if isinstance(adm, dict):
+        apath = path + ("administrative",)
+        scale = _build(c, apath + ("scale",), AdminScale.from_spec, adm.get("scale"))
+        grounds: dict[str, Ground] = {}
+        for gid, g in (adm.get("grounds") or {}).items():
+            if isinstance(g, dict):
+                level = str(g.get("level"))
+                if scale is not None and level not in scale.levels:
+                    from .errors import did_you_mean
+
+                    c.error(
+                        apath + ("grounds", gid, "level"),
+                        "dangling-ref",
+                        f"unknown level '{level}'{did_you_mean(level, scale.levels)}",
+                    )
+                grounds[str(gid)] = Ground(str(g.get("label", gid)), level)
+        spec.update(
+            admin_ref=str(adm.get("ref", ref)),
+            scale=scale,
+            grounds=grounds,
+            records=_list_fact(c, apath + ("records",), adm.get("records"), {"person_id": ("string",)}),
+        )
+    spec["cap"] = _build(c, path + ("monthly_cap",), CapRule.from_spec, raw.get("monthly_cap"))
+    return PenaltySpec(**spec)
+
+
+def _value(c: _Compiler, path: tuple[object, ...], raw: Any, kinds: tuple[str, ...]) -> Compiled | None:
+    return c.value_expr(path, raw, kinds) if isinstance(raw, str) else None
+
+
+def _build(c: _Compiler, path: tuple[object, ...], factory, raw: Any) -> Any:
+    if raw is None:
+        return None
+    try:
+        return factory(raw)
+    except PenaltyInputError as exc:
+        c.error(path, "penalties", str(exc))
+        return None
+
+
+def _list_fact(c: _Compiler, path: tuple[object, ...], raw: Any, needs: dict[str, Any]) -> Compiled | None:
+    """A fact holding a list of objects that carry at least the fields in `needs`."""
+    if not isinstance(raw, str):
+        return None
+    fact = next((f for f in c.facts if f.name == raw), None)
+    item = fact.type.item if fact and fact.type.kind == "list" else None
+    if item is None or item.kind != "object":
+        c.error(path, "type-error", f"'{raw}' must be a fact holding a list of objects")
+        return None
+    for name in needs:
+        if item.field(name) is None:
+            c.error(path, "type-error", f"the items of '{raw}' need a field '{name}'")
+    return c.value_expr(path, raw, ("list",))
+
+
+@dataclass
+class PenaltyResult:
+    penalties: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def compute(
+    policy: Policy, facts: dict[str, Any], findings: dict[str, Any], probes: frozenset[str], now: datetime, case_id: str
+) -> PenaltyResult:
+    spec: PenaltySpec = policy.penalties
+    out = PenaltyResult()
+    if not spec or (spec.when is not None and spec.when not in probes):
+        return out
+    env = Env(facts, findings, now, policy.timezone)
+    people = [_person(p) for p in _get(spec.people, env) or ()]
+    if not people:
+        return out
+    case = case_id or "-"
+    charges: list[tuple[Charge, str]] = []
+    responsibilities = _get(spec.responsibilities, env)
+    if spec.attribution is not None and responsibilities:
+        loss, loss_text = loss_basis(
+            _get(spec.sold_within_window, env), _get(spec.a_grade_price_loss, env), _get(spec.actual_loss, env)
+        )
+        parties = [
+            Responsibility(r.get("department"), r.get("person_id"), r.get("unit"), r.get("percent", 100))
+            for r in responsibilities
+        ]
+        for charge in allocate(case, loss, parties, people, spec.attribution):
+            charges.append(
+                (
+                    Charge(
+                        charge.person_id, charge.case_id, charge.kind, charge.amount, f"{loss_text}；{charge.basis}"
+                    ),
+                    spec.economic_ref,
+                )
+            )
+    for record in _get(spec.records, env) or ():
+        if spec.scale is None:
+            break
+        ground = spec.grounds.get(record.get("ground", ""))
+        level = record.get("level") or (ground.level if ground else None)
+        if level is None:
+            raise PenaltyInputError(
+                f"case {case}: an administrative penalty record for {record.get('person_id')} names no level or ground"
+            )
+        person = next((p for p in people if p.id == record.get("person_id")), None)
+        amount, basis = spec.scale.amount(
+            level,
+            record.get("count", 1),
+            record.get("bases"),
+            person.monthly_bonus if person else None,
+            rate=record.get("rate"),
+        )
+        if ground:
+            basis = f"{ground.label}：{basis}"
+        charges.append((Charge(str(record.get("person_id")), case, level, amount, basis), spec.admin_ref))
+    if not charges:
+        return out
+    month = now.astimezone(policy.timezone).strftime("%Y-%m")
+    cap = spec.cap or CapRule.from_spec({"ratio": 1, "kinds": []})
+    monthly = {m.person_id: m for m in monthly_deductions(month, people, [c for c, _ in charges], cap)}
+    for person in people:
+        own = [(c, ref) for c, ref in charges if c.person_id == person.id]
+        if not own:
+            continue
+        m = monthly.get(person.id)
+        entry: dict[str, Any] = {
+            "person": person.id,
+            "name": person.name,
+            "department": person.department,
+            "unit": person.unit,
+            "charges": [
+                {"kind": c.kind, "amount": format_money(c.amount), "basis": c.basis, "ref": ref, "case_id": c.case_id}
+                for c, ref in own
+            ],
+            "ref": spec.ref,
+            "month": month,
+        }
+        if m is not None:
+            entry.update(
+                {
+                    "owed": format_money(m.owed),
+                    "cap": format_money(m.cap),
+                    "cap_applied": m.cap_applied,
+                    "deducted_this_month": format_money(m.deducted_this_month),
+                    "carried_over": [{"month": mo, "amount": format_money(a)} for mo, a in m.carried_over],
+                    "unscheduled": format_money(m.unscheduled),
+                    "basis": m.basis,
+                }
+            )
+        out.penalties.append(entry)
+    return out
+
+
+def _get(fn: Compiled | None, env: Env) -> Any:
+    if fn is None:
+        return None
+    value = fn(env)
+    return None if value is MISSING else value
+
+
+def _person(raw: dict[str, Any]) -> Person:
+    return Person(
+        str(raw.get("id")),
+        str(raw.get("name", raw.get("id"))),
+        str(raw.get("department")),
+        raw.get("unit"),
+        raw.get("base_points"),
+        raw.get("monthly_bonus"),
+        tuple(raw.get("following_bonuses") or ()),
+        raw.get("carried_balance") or 0,
+    )
