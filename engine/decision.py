@@ -143,6 +143,39 @@ def render_text(d: Decision) -> str:
                 )
         return lines
 
+    def approval(a: dict[str, Any]) -> list[str]:
+        chain = " → ".join(c["label"] for c in a.get("chain", []))
+        amount = f" {a['amount']} 元" if a.get("amount") is not None else ""
+        who = (
+            f"{a.get('approver_label', '-')} ({a.get('approver')})"
+            if a.get("approver")
+            else "无适用行 (no row applies)"
+        )
+        line = f"{a['label']} ({a['id']}){amount}: 核决 {who}"
+        if chain:
+            line += f"；呈核 {chain}"
+        if a.get("row"):
+            line += f"  [{a['table']} 第 {a['row']} 行]"
+        lines = [line + f"  依据 {a['ref']}"]
+        if "within_authority" in a:
+            verdict = "在核决权限内 within authority" if a["within_authority"] else "超越核决权限 BEYOND AUTHORITY"
+            lines.append(f"    实际 {a['actual_label']} ({a['actual']}): {verdict}")
+        return lines
+
+    def penalty(p: dict[str, Any]) -> list[str]:
+        where = "/".join(x for x in (p.get("department"), p.get("unit")) if x)
+        lines = [f"{p['name']} ({p['person']}, {where})"]
+        for c in p["charges"]:
+            lines.append(f"    {c['kind']} {c['amount']}: {c['basis']}  依据 {c['ref']}")
+        if "owed" in p:
+            plan = "，".join(f"{m['month']} {m['amount']}" for m in p.get("carried_over", []))
+            lines.append(
+                f"    {p['month']} 应扣 {p['owed']}，本月扣 {p['deducted_this_month']}"
+                + ("（已达上限 cap applied）" if p.get("cap_applied") else "")
+                + (f"，分期 {plan}" if plan else "")
+            )
+        return lines
+
     def generic(item: dict[str, Any]) -> list[str]:
         return [json.dumps(item, ensure_ascii=False)]
 
@@ -151,8 +184,8 @@ def render_text(d: Decision) -> str:
 
     section("认定 Findings", d.findings, finding)
     section("时限 Timers", d.timers, clock)
-    section("审批 Approvals", d.approvals, generic)
-    section("处罚 Penalties", d.penalties, generic)
+    section("审批 Approvals", d.approvals, approval)
+    section("处罚 Penalties", d.penalties, penalty)
     section("表单 Forms", d.forms, form)
     section("动作 Actions", d.actions, action)
     section("依据 Trace", d.trace, trace)

@@ -48,6 +48,17 @@ TEST_SCHEMA: dict[str, Any] = {
                                 "additionalProperties": {"type": "object"},
                                 "description": "timer id → fields that must match (a subset; steps by id)",
                             },
+                            "approvals": {
+                                "type": "object",
+                                "additionalProperties": {"type": "object"},
+                                "description": "approval id → fields that must match (a subset)",
+                            },
+                            "penalties": {
+                                "type": "object",
+                                "additionalProperties": {"type": "object"},
+                                "description": "person id → fields that must match (a subset)",
+                            },
+                            "no_penalties": {"type": "boolean"},
                         },
                         "additionalProperties": False,
                     },
@@ -165,12 +176,19 @@ def compare(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
         for item in want.get("not_" + key) or []:
             if item in present:
                 out.append(f"{key[:-1]} {item}: want it absent, but it is there")
-    timers = {t["id"]: t for t in got["timers"]}
-    for tid, fields in (want.get("timers") or {}).items():
-        if tid not in timers:
-            out.append(f"timer {tid}: want it, got [{', '.join(timers)}]")
-            continue
-        out.extend(_subset(f"timer {tid}", fields, timers[tid]))
+    for section, key, what in (
+        ("timers", "id", "timer"),
+        ("approvals", "id", "approval"),
+        ("penalties", "person", "penalty for"),
+    ):
+        present = {item[key]: item for item in got[section]}
+        for item_id, fields in (want.get(section) or {}).items():
+            if item_id not in present:
+                out.append(f"{what} {item_id}: want it, got [{', '.join(present)}]")
+                continue
+            out.extend(_subset(f"{what} {item_id}", fields, present[item_id]))
+    if want.get("no_penalties") and got["penalties"]:
+        out.append(f"penalties: want none, got {[p['person'] for p in got['penalties']]}")
     messages = [w["message"] for w in got["warnings"]]
     for text in want.get("warnings") or []:
         if not any(text in m for m in messages):
@@ -197,6 +215,8 @@ def _subset(where: str, want: Any, got: Any) -> list[str]:
             else:
                 out.extend(_subset(f"{where}.{key}", value, got[key]))
         return out
+    if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
+        return [d for i, (w, g) in enumerate(zip(want, got, strict=True)) for d in _subset(f"{where}[{i}]", w, g)]
     expected = json.loads(json.dumps(want, default=str))
     if expected != got and str(expected) != str(got):
         return [f"{where}: want {expected!r}, got {got!r}"]
