@@ -53,13 +53,21 @@ def command(fn: Callable[..., Any]) -> click.Command:
 @command
 @click.argument("packs", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def validate(packs: tuple[str, ...], fmt: str) -> None:
+@click.option(
+    "--explain-origin", is_flag=True, help="show which file each effective entry comes from (packs that extend others)"
+)
+def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool) -> None:
     """Check packs: YAML, schema, expressions and references; print every problem."""
     import json
+
+    from engine.loader import load_pack, origins
 
     failed = False
     report = []
     for ref in packs:
+        if explain_origin:
+            for section, name, loc in origins(load_pack(ref)):
+                click.echo(f"{section}{'[' + name + ']' if name else ''}\t{loc}")
         try:
             result = engine.compile_pack(ref)
             diags = result.diagnostics
@@ -149,14 +157,17 @@ def schema(what: str, pack: str | None) -> None:
 )
 @click.option("--coverage", is_flag=True, help="list rules no test case fired")
 @click.option("-v", "--verbose", is_flag=True, help="print every case, not only failures")
-def test(packs: tuple[str, ...], engines: tuple[str, ...], coverage: bool, verbose: bool) -> None:
+@click.option("--junit", "junit", type=click.Path(dir_okay=False), help="also write a JUnit XML report to this file")
+def test(packs: tuple[str, ...], engines: tuple[str, ...], coverage: bool, verbose: bool, junit: str | None) -> None:
     """Run the policy test suites in each PACK's tests/ folder."""
-    from engine.testing import run_pack_tests
+    from engine.testing import junit_xml, run_pack_tests
 
     failed = False
+    reports = []
     for ref in packs:
         policy = engine.load_policy(ref)
         report = run_pack_tests(policy, engines or engine.ENGINES)
+        reports.append((policy.id, report))
         for d in report.diagnostics:
             click.echo(str(d), err=True)
         for r in report.results:
@@ -172,7 +183,37 @@ def test(packs: tuple[str, ...], engines: tuple[str, ...], coverage: bool, verbo
             for key, items in report.coverage.items():
                 click.echo(f"{policy.id}: {key.replace('_', ' ')}: {', '.join(items) if items else 'none'}")
         failed = failed or not report.passed
+    if junit:
+        write_atomically(Path(junit), junit_xml(reports))
     sys.exit(6 if failed else 0)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a whole file or nothing: a temporary file in the same folder, then a rename."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@command
+@click.argument("new_dir", type=click.Path(file_okay=False))
+@click.option("--from", "base", required=True, help="the pack to extend (a bundled name or a folder)")
+@click.option("--id", "pack_id", help="the new pack's id (default: the folder name)")
+def init(new_dir: str, base: str, pack_id: str | None) -> None:
+    """Create NEW_DIR as a company pack that extends a bundled one; it validates and tests green."""
+    from engine.scaffold import init_pack
+
+    created = init_pack(Path(new_dir), base, pack_id)
+    click.echo(f"created {created} (extends {base}); next: zhidu validate {new_dir} && zhidu test {new_dir}")
 
 
 def run() -> None:

@@ -63,9 +63,29 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def load_pack(ref: str | Path) -> RawPack:
-    """Read a pack; YAML problems are collected in RawPack.diagnostics, never raised midway."""
-    root = resolve_pack(ref)
+def load_pack(ref: str | Path, _chain: tuple[Path, ...] = ()) -> RawPack:
+    """Read a pack and the pack it extends; problems are collected in RawPack.diagnostics, never raised."""
+    pack = _load_one(resolve_pack(ref))
+    base_ref = pack.data.get("extends")
+    if not isinstance(base_ref, str):
+        return pack
+    where = pack.smap.location(("extends",), default_file=pack.files[0])
+    local = (pack.root / base_ref).resolve()
+    try:
+        base_root = resolve_pack(local if (local / POLICY_FILE).is_file() else base_ref)
+    except PolicyError as exc:
+        message = exc.diagnostics[0].message if exc.diagnostics else str(exc)
+        pack.diagnostics.append(Diagnostic(where, "pack-not-found", message))
+        return pack
+    chain = _chain + (pack.root.resolve(),)
+    if base_root.resolve() in chain:
+        names = " → ".join(p.name for p in chain + (base_root.resolve(),))
+        pack.diagnostics.append(Diagnostic(where, "extends-cycle", f"packs extend each other: {names}"))
+        return pack
+    return merge_packs(load_pack(base_root, chain), pack)
+
+
+def _load_one(root: Path) -> RawPack:
     main = root / POLICY_FILE
     main_name = _display(main)
     data, smap, diags = read_document(main, main_name)
@@ -170,3 +190,124 @@ def _merge_include(pack: RawPack, path: Path) -> None:
                     f"an included file may hold only {allowed}; '{key}' belongs in policy.yaml",
                 )
             )
+
+
+ID_LISTS = ("rules", "timers", "routes", "duties", "tables", "authority")
+INHERIT_SKIP = ("extends", "remove", "include")
+
+
+def merge_packs(base: RawPack, child: RawPack) -> RawPack:
+    """The effective pack: the child's entries replace the base's by id (rules, timers, ...) or by
+    name (facts, findings, roles, forms, calendars); `remove:` drops base entries; other sections
+    and scalars come from the child when it gives them. Positions keep pointing at their own file."""
+    out = RawPack(child.root, {}, SourceMap(), child.files + base.files, base.diagnostics + child.diagnostics)
+    removals = child.data.get("remove") if isinstance(child.data.get("remove"), dict) else {}
+    _check_removals(base, child, removals, out)
+    for key in list(dict.fromkeys([*base.data, *child.data])):
+        if key in INHERIT_SKIP:
+            continue
+        drop = set(removals.get(key) or []) if isinstance(removals.get(key), list) else set()
+        b, c = base.data.get(key), child.data.get(key)
+        if key in ID_LISTS and isinstance(b, list) and isinstance(c, list | type(None)):
+            out.data[key] = _merge_list(key, base, child, b, c or [], drop, out.smap)
+        elif key in MAP_SECTIONS and isinstance(b, dict) and isinstance(c, dict | type(None)):
+            merged: dict[str, Any] = {}
+            for name, value in b.items():
+                if name not in drop and name not in (c or {}):
+                    merged[name] = value
+                    _copy(base.smap, (key, name), out.smap, (key, name))
+            for name, value in (c or {}).items():
+                merged[name] = value
+                _copy(child.smap, (key, name), out.smap, (key, name))
+            out.data[key] = merged
+        else:
+            source = child if key in child.data else base
+            out.data[key] = source.data[key]
+            _copy(source.smap, (key,), out.smap, (key,))
+        top = child if key in child.data else base
+        if (key,) in top.smap.values:
+            out.smap.values[(key,)] = top.smap.values[(key,)]
+            if (key,) in top.smap.keys:
+                out.smap.keys[(key,)] = top.smap.keys[(key,)]
+    out.data["extends"] = child.data.get("extends")
+    return out
+
+
+def _merge_list(key, base, child, b, c, drop, smap) -> list[Any]:
+    items: list[Any] = []
+    child_ids = {item.get("id"): j for j, item in enumerate(c) if isinstance(item, dict)}
+    used: set[int] = set()
+    for i, item in enumerate(b):
+        iid = item.get("id") if isinstance(item, dict) else None
+        if iid in drop:
+            continue
+        if iid in child_ids:
+            j = child_ids[iid]
+            used.add(j)
+            _copy(child.smap, (key, j), smap, (key, len(items)))
+            items.append(c[j])
+        else:
+            _copy(base.smap, (key, i), smap, (key, len(items)))
+            items.append(item)
+    for j, item in enumerate(c):
+        if j not in used:
+            _copy(child.smap, (key, j), smap, (key, len(items)))
+            items.append(item)
+    return items
+
+
+def _copy(src: SourceMap, src_prefix: tuple[object, ...], dst: SourceMap, dst_prefix: tuple[object, ...]) -> None:
+    n = len(src_prefix)
+    for p, v in src.values.items():
+        if p[:n] == src_prefix:
+            dst.values[dst_prefix + p[n:]] = v
+    for p, v in src.keys.items():
+        if p[:n] == src_prefix:
+            dst.keys[dst_prefix + p[n:]] = v
+
+
+def _check_removals(base: RawPack, child: RawPack, removals: dict[str, Any], out: RawPack) -> None:
+    for key, names in removals.items():
+        path = ("remove", key)
+        if key not in ID_LISTS + MAP_SECTIONS:
+            allowed = ", ".join(ID_LISTS + MAP_SECTIONS)
+            out.diagnostics.append(
+                Diagnostic(
+                    child.smap.location(path, key=True), "schema", f"cannot remove from '{key}' (only {allowed})"
+                )
+            )
+            continue
+        if not isinstance(names, list):
+            continue
+        present = base.data.get(key)
+        ids = {i.get("id") for i in present if isinstance(i, dict)} if isinstance(present, list) else set(present or {})
+        for i, name in enumerate(names):
+            if name not in ids:
+                from .errors import did_you_mean
+
+                hint = did_you_mean(str(name), [str(x) for x in ids])
+                out.diagnostics.append(
+                    Diagnostic(
+                        child.smap.location(path + (i,)),
+                        "dangling-ref",
+                        f"the base pack has no {key} '{name}' to remove{hint}",
+                    )
+                )
+
+
+def origins(pack: RawPack) -> list[tuple[str, str, Location]]:
+    """Where each effective entry of a pack came from: (section, id or name, location)."""
+    out: list[tuple[str, str, Location]] = []
+    for key, value in pack.data.items():
+        if key in INHERIT_SKIP or value is None:
+            continue
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                name = item.get("id", i) if isinstance(item, dict) else i
+                out.append((key, str(name), pack.smap.location((key, i))))
+        elif isinstance(value, dict) and key in MAP_SECTIONS:
+            for name in value:
+                out.append((key, str(name), pack.smap.location((key, name), key=True)))
+        else:
+            out.append((key, "", pack.smap.location((key,), key=True)))
+    return out

@@ -80,15 +80,10 @@ class _Builder:
         self.smap.values[path] = (file, line, col, style, node.end_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
+            merges: list[yaml.Node] = []
             for knode, vnode in node.value:
                 if knode.tag == "tag:yaml.org,2002:merge":
-                    self.errors.append(
-                        Diagnostic(
-                            Location(*self._pos(knode.start_mark), json_path(path)),
-                            "yaml-syntax",
-                            "merge keys (<<) are not supported",
-                        )
-                    )
+                    merges.append(vnode)
                     continue
                 key = self._scalar_value(knode) if isinstance(knode, yaml.ScalarNode) else None
                 if not isinstance(key, str | int | bool) or key is None:
@@ -112,10 +107,37 @@ class _Builder:
                     continue
                 self.smap.keys[path + (key,)] = self._pos(knode.start_mark)
                 out[key] = self.build(vnode, path + (key,))
+            for vnode in merges:
+                self._merge(vnode, path, out)
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
         return self._scalar_value(node)
+
+    def _merge(self, vnode: yaml.Node, path: PathKey, out: dict[Any, Any]) -> None:
+        """`<<: *anchor` (or a list of them): keys written in the mapping itself win."""
+        sources = vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
+        for src in sources:
+            if not isinstance(src, yaml.MappingNode):
+                where = Location(*self._pos(src.start_mark), json_path(path))
+                self.errors.append(
+                    Diagnostic(where, "yaml-syntax", "a merge (<<) needs a mapping or a list of mappings")
+                )
+                continue
+            sub = _Builder(self.filename)
+            value = sub.build(src, path)
+            self.errors.extend(sub.errors)
+            for key, item in value.items():
+                if key in out:
+                    continue
+                out[key] = item
+                n = len(path) + 1
+                for p, v in sub.smap.values.items():
+                    if p[:n] == path + (key,):
+                        self.smap.values[p] = v
+                for p, v in sub.smap.keys.items():
+                    if p[:n] == path + (key,):
+                        self.smap.keys[p] = v
 
     def _scalar_value(self, node: yaml.ScalarNode) -> Any:
         tag = node.tag

@@ -275,3 +275,26 @@ def _diff(a: Any, b: Any) -> str:
     left = json.dumps(a, ensure_ascii=False, indent=1).splitlines()
     right = json.dumps(b, ensure_ascii=False, indent=1).splitlines()
     return "\n".join(difflib.unified_diff(left, right, lineterm="", n=1))
+
+
+def junit_xml(reports: list[tuple[str, SuiteReport]]) -> str:
+    """A JUnit XML document for CI systems: one testsuite per pack, one testcase per case and engine."""
+    from xml.etree import ElementTree as ET
+
+    root = ET.Element("testsuites")
+    for pack_id, report in reports:
+        failures = sum(not r.passed for r in report.results)
+        suite = ET.SubElement(root, "testsuite", name=pack_id, tests=str(len(report.results)), failures=str(failures))
+        for r in report.results:
+            case = ET.SubElement(
+                suite, "testcase", classname=f"{pack_id}.{Path(r.file).stem}", name=f"[{r.engine}] {r.name}"
+            )
+            case.set("file", r.file)
+            case.set("line", str(r.line))
+            if not r.passed:
+                failure = ET.SubElement(case, "failure", message=r.failures[0][:200])
+                failure.text = "\n".join(r.failures)
+        for d in report.diagnostics:
+            case = ET.SubElement(suite, "testcase", classname=pack_id, name=d.code)
+            ET.SubElement(case, "error", message=str(d))
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
