@@ -390,6 +390,10 @@ class BusinessCalendar:
         local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=self._tz)
         return local.astimezone(UTC)
 
+    def add_business_time(self, start: datetime, amount: timedelta) -> datetime:
+        """The earliest instant by which `amount` of working time has passed since `start`."""
+        return self._advance(self._utc(start), amount).astimezone(self._tz)
+
     def _advance(self, at: datetime, amount: timedelta) -> datetime:
         """The earliest instant by which `amount` of working time has passed since `at` (UTC in, UTC out)."""
         if amount <= timedelta(0):

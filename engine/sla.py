@@ -170,7 +170,7 @@ def _calendar_ref(
         from .errors import did_you_mean
 
         c.error(path, "dangling-ref", f"unknown calendar '{raw}'{did_you_mean(str(raw), calendars)}")
-        return None
+        return ""  # reported once here: not None, so no second "needs a calendar" error follows
     return str(raw)
 
 
@@ -202,7 +202,9 @@ def _timers(c: _Compiler, calendars: dict[str, BusinessCalendar]) -> list[Timer]
         raw_start = spec.get("start")
         if isinstance(raw_start, str) and raw_start.startswith("timer:"):
             start_timer = raw_start[len("timer:") :]
-            if start_timer not in ids or start_timer == tid:
+            if start_timer == tid:
+                c.error(path + ("start",), "timer-cycle", f"timer '{tid}' cannot start from its own stop")
+            elif start_timer not in ids:
                 c.error(path + ("start",), "dangling-ref", f"unknown timer '{start_timer}'")
         elif isinstance(raw_start, str):
             start = c.value_expr(path + ("start",), raw_start, ("datetime",))
@@ -216,9 +218,16 @@ def _timers(c: _Compiler, calendars: dict[str, BusinessCalendar]) -> list[Timer]
             db = spec["due_before"]
             anchor = c.value_expr(path + ("due_before", "date"), str(db.get("date")), ("date", "datetime"))
             by = _duration(c, path + ("due_before", "by"), db.get("by"))
+            if by is not None and by.kind not in (CALENDAR, MONTH):
+                c.error(
+                    path + ("due_before", "by"),
+                    "duration",
+                    "due_before counts back in calendar time or months (e.g. 1 month, 7d)",
+                )
+                by = None
             if anchor is not None and by is not None:
                 due_before = (anchor, by)
-        if not goals and due_before is None:
+        if "goal" not in spec and "due_before" not in spec:
             c.error(path, "missing-field", "a timer needs `goal` (from its start) or `due_before`")
         _needs_calendar(c, path + ("goal",), goals, cal)
         out.append(
@@ -238,11 +247,11 @@ def _timers(c: _Compiler, calendars: dict[str, BusinessCalendar]) -> list[Timer]
                 _effects(c, spec.get("on_late"), path + ("on_late",)),
             )
         )
-    order = _timer_order(c, out)
-    return order
+    index = {t.get("id"): i for i, t in enumerate(raw) if isinstance(t, dict)}
+    return _timer_order(c, out, index)
 
 
-def _timer_order(c: _Compiler, timers: list[Timer]) -> list[Timer]:
+def _timer_order(c: _Compiler, timers: list[Timer], index: dict[Any, int]) -> list[Timer]:
     """Timers started by another timer's stop come after it; a cycle is an error."""
     by_id = {t.id: t for t in timers}
     done: list[Timer] = []
@@ -252,10 +261,12 @@ def _timer_order(c: _Compiler, timers: list[Timer]) -> list[Timer]:
         if state.get(t.id) == 2:
             return
         if state.get(t.id) == 1:
-            c.error(("timers",), "timer-cycle", "timers start from each other: " + " → ".join(chain + (t.id,)))
+            cycle = chain[chain.index(t.id) :] if t.id in chain else chain
+            where = ("timers", index.get(t.id, 0), "start")
+            c.error(where, "timer-cycle", "timers start from each other: " + " → ".join(cycle + (t.id,)))
             return
         state[t.id] = 1
-        if t.start_timer in by_id:
+        if t.start_timer in by_id and t.start_timer != t.id:
             visit(by_id[t.start_timer], chain + (t.id,))
         state[t.id] = 2
         done.append(t)
@@ -462,20 +473,27 @@ def _add(cal: BusinessCalendar | None, start: datetime, d: Duration, tz) -> date
         day = start.astimezone(cal.tzinfo).date()
         if not cal.is_working_day(day):
             day = cal.next_working_day(day)
-        seconds = Decimal(cal.working_time_on(day) // SECOND) * Decimal(d.amount)
-        hours = (seconds / 3600).quantize(Decimal("0.0001"))
-        return cal.add(start, Duration(BUSINESS_HOURS, hours))
+        share = Decimal(cal.working_time_on(day) // SECOND) * Decimal(d.amount)
+        return cal.add_business_time(start, timedelta(seconds=int(share.to_integral_value(ROUND_HALF_UP))))
     return cal.add(start, d)
 
 
-def _pauses(raw: Any, now: datetime) -> list[tuple[datetime, datetime]]:
+def _pauses(raw: Any, now: datetime) -> tuple[list[tuple[datetime, datetime]], bool]:
+    """Pause intervals (an open one ends at `now`, the best estimate) and whether one is open now."""
     out = []
+    open_now = False
     for item in raw or ():
         if isinstance(item, dict) and isinstance(item.get("from"), datetime):
-            end = item.get("to") if isinstance(item.get("to"), datetime) else now
-            if end > item["from"]:
-                out.append((item["from"], end))
-    return sorted(out)
+            start = item["from"]
+            if not isinstance(item.get("to"), datetime):
+                open_now = open_now or start <= now
+                end = now
+            else:
+                end = item["to"]
+                open_now = open_now or start <= now < end
+            if end > start:
+                out.append((start, end))
+    return sorted(out), open_now
 
 
 def _overlap(
@@ -506,8 +524,7 @@ def _due(cal: BusinessCalendar | None, start: datetime, d: Duration, pauses, tz)
     for _ in range(50):
         paused = _overlap(pauses, start, due, cal, working)
         if working and cal is not None:
-            hours = Decimal(paused // SECOND) / 3600
-            new = cal.add(base, Duration(BUSINESS_HOURS, hours.quantize(Decimal("0.0001")))) if paused else base
+            new = cal.add_business_time(base, paused) if paused else base
         else:
             new = base + paused
         if new == due:
@@ -547,7 +564,15 @@ def _amount(cal: BusinessCalendar | None, kind: str, span: timedelta, at: dateti
 
 
 def _status_fields(
-    cal, kind: str, start: datetime | None, due: datetime | None, stop: datetime | None, now: datetime, pauses, tz
+    cal,
+    kind: str,
+    start: datetime | None,
+    due: datetime | None,
+    stop: datetime | None,
+    now: datetime,
+    pauses,
+    tz,
+    paused_now: bool = False,
 ) -> dict[str, Any]:
     if start is None or due is None or start > now:
         return {"status": "pending"}
@@ -556,7 +581,7 @@ def _status_fields(
         status = "met" if stop <= due else "breached"
     elif now > due:
         status = "breached"
-    elif any(a <= now < b for a, b in pauses):
+    elif paused_now:
         status = "paused"
     else:
         status = "running"
@@ -581,17 +606,21 @@ def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops) -> tuple[di
     start = stops.get(t.start_timer) if t.start_timer else _value(t.start, env)
     stop = _value(t.stop, env)
     stops[t.id] = stop
-    pauses = _pauses(_value(t.pauses, env), env.now)
+    pauses, paused_now = _pauses(_value(t.pauses, env), env.now)
     entry: dict[str, Any] = {"id": t.id, "kind": "timer", "label": t.label.zh, "ref": t.ref}
     due: datetime | None = None
     kind = CALENDAR
     if t.due_before is not None:
         anchor = _value(t.due_before[0], env)
-        if isinstance(anchor, date) and not isinstance(anchor, datetime):
+        whole_day = isinstance(anchor, date) and not isinstance(anchor, datetime)
+        if whole_day:
             anchor = datetime.combine(anchor, time(0), tz)
         if anchor is not None:
             by = t.due_before[1]
             due = _minus(anchor, by, tz)
+            if whole_day:
+                # "one month before 31 March" is met by a notice any time on 28 February
+                due = due.replace(hour=23, minute=59, second=59)
             start = start or due - (anchor - due)
             entry["goal"] = f"{by} before {anchor.astimezone(tz).date().isoformat()}"
     else:
@@ -613,7 +642,7 @@ def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops) -> tuple[di
             "paused_seconds": int(paused // SECOND),
         }
     )
-    entry.update(_status_fields(cal, kind, start, due, stop, env.now, pauses, tz))
+    entry.update(_status_fields(cal, kind, start, due, stop, env.now, pauses, tz, paused_now))
     pct = entry.pop("_percent", Decimal(0))
     entry["warnings_reached"] = [w for w in t.warn_at if pct >= w]
     effects = Effects()
