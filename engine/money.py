@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 
 CURRENCY = "CNY"
@@ -16,6 +16,15 @@ Number = int | str | Decimal
 
 class MoneyError(ValueError):
     """A value cannot be used as money or as an exact quantity (float, NaN, sub-cent amount, garbage)."""
+
+
+def cap_money(value: Decimal | int) -> Decimal:
+    """A ceiling in money (a cap, a maximum): truncated to the cent, never rounded up past the limit.
+
+    The one exception to `round_money`: 经济处罚准则(三)4 makes 50 % of the bonus a maximum, and
+    rounding 1500.005 half up would deduct more than half of a 3000.01 bonus.
+    """
+    return Decimal(value).quantize(CENT, rounding=ROUND_DOWN)
 
 
 def round_money(value: Decimal | int) -> Decimal:

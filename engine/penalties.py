@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import EvaluationError, did_you_mean
-from .money import MoneyError, Number, format_money, format_number, round_money, split, to_decimal, to_money
+from .money import MoneyError, Number, cap_money, format_money, format_number, round_money, split, to_decimal, to_money
 
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
@@ -526,7 +526,7 @@ def monthly_deductions(
 
 
 def _cap_for(bonus: Decimal, rule: CapRule) -> Decimal:
-    return round_money(bonus * rule.ratio)
+    return cap_money(bonus * rule.ratio)
 
 
 def _one_person(month: str, person: Person, charges: list[Charge], rule: CapRule) -> MonthlyDeduction:

@@ -193,6 +193,11 @@ def compute(
                 f"case {case}: an administrative penalty record for {record.get('person_id')} names no level or ground"
             )
         person = next((p for p in people if p.id == record.get("person_id")), None)
+        if person is None:
+            from .errors import did_you_mean
+
+            hint = did_you_mean(str(record.get("person_id")), [p.id for p in people])
+            raise PenaltyInputError(f"case {case}: penalty record for unknown person '{record.get('person_id')}'{hint}")
         amount, basis = spec.scale.amount(
             level,
             record.get("count", 1),

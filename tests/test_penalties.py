@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.money import round_money
+from engine.money import cap_money
 from engine.penalties import (
     AdminScale,
     Attribution,
@@ -451,11 +451,11 @@ def _charge(amount, case="C-1", kind="economic", pid="p"):
             _person(bonus="3000.01"),
             [_charge("1500.01")],
             "1500.01",
-            "1500.01",
-            [],
-            False,
+            "1500.00",
+            [("2024-10", "0.01")],
+            True,
             "0.00",
-            id="cap-rounds-half-up",
+            id="cap-is-a-maximum-rounded-down",
         ),
         pytest.param(
             _person(carried="300"),
@@ -591,13 +591,13 @@ def test_schedule_invariants(current, following, carried, amounts, uncapped, cap
     assert got.owed == owed
     assert got.deducted_this_month + sum(a for _, a in got.carried_over) + got.unscheduled == owed
     # This month's capped part never exceeds this month's cap.
-    assert got.deducted_this_month - sum(uncapped, D(0)) <= round_money(current * cap_ratio)
-    assert got.cap_applied is (capped_owed > round_money(current * cap_ratio))
+    assert got.deducted_this_month - sum(uncapped, D(0)) <= cap_money(current * cap_ratio)
+    assert got.cap_applied is (capped_owed > cap_money(current * cap_ratio))
     assert len(got.carried_over) <= months
     for i, (month, amount) in enumerate(got.carried_over, start=1):
         assert month == add_months("2024-09", i)
         month_bonus = following[i - 1] if i <= len(following) else current
-        assert 0 <= amount <= round_money(month_bonus * cap_ratio)
+        assert 0 <= amount <= cap_money(month_bonus * cap_ratio)
         if month_bonus == 0:
             assert amount == 0
     # A remainder is left unscheduled only when every month in the window was already at its cap.
@@ -605,7 +605,7 @@ def test_schedule_invariants(current, following, carried, amounts, uncapped, cap
         for i in range(1, months + 1):
             month_bonus = following[i - 1] if i <= len(following) else current
             paid = got.carried_over[i - 1][1] if i <= len(got.carried_over) else D(0)
-            assert paid == round_money(month_bonus * cap_ratio)
+            assert paid == cap_money(month_bonus * cap_ratio)
     assert sum(src[1] + src[2] for src in got.sources) == capped_owed
 
 
