@@ -189,6 +189,7 @@ def _build(
         )
     warnings.extend(sla.warnings)
     warnings.extend(approvals.warnings)
+    warnings.extend(penalties.warnings)
     if policy.effective_from and now.astimezone(tz).date() < policy.effective_from:
         warnings.insert(
             0,

@@ -162,6 +162,14 @@ def compute(
     env = Env(facts, findings, now, policy.timezone)
     people = [_person(p) for p in _get(spec.people, env) or ()]
     if not people:
+        if _get(spec.responsibilities, env) or _get(spec.records, env):
+            out.warnings.append(
+                {
+                    "code": "penalty-people-missing",
+                    "message": "有责任归属或处分记录，但未提供相关人员（people），无法计算罚扣",
+                    "ref": spec.ref,
+                }
+            )
         return out
     case = case_id or "-"
     charges: list[tuple[Charge, str]] = []
