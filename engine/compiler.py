@@ -20,7 +20,7 @@ from .authority import compile_authority
 from .errors import Diagnostic, Location, PolicyError, did_you_mean, sort_diagnostics
 from .expr import ExprError, Scope, check, ir, parse
 from .expr.pyeval import MISSING, Compiled, compile_expr
-from .facts import FactSpec, Label, build_spec, parse_datetime
+from .facts import MAX_MAGNITUDE, FactSpec, Label, build_spec, parse_datetime
 from .loader import RawPack, load_pack
 from .penalty_section import compile_penalties
 from .policy import Action, CompiledRule, FindingSpec, Policy
@@ -277,9 +277,15 @@ class _Compiler:
             ok = isinstance(value, bool)
         elif kind == "integer":
             ok = isinstance(value, int) and not isinstance(value, bool)
+            if ok and abs(value) >= MAX_MAGNITUDE:
+                self.error(path, "type-error", f"finding '{finding}': {value} is too large (limit 10^12)")
+                return MISSING
         elif kind in ("number", "money"):
             ok = isinstance(value, int | Decimal) and not isinstance(value, bool)
             places = Decimal("0.01") if kind == "money" else Decimal("0.000001")
+            if ok and abs(Decimal(value)) >= MAX_MAGNITUDE:
+                self.error(path, "type-error", f"finding '{finding}': {value} is too large (limit 10^12)")
+                return MISSING
             if ok and Decimal(value) != Decimal(value).quantize(places):
                 self.error(path, "type-error", f"finding '{finding}': {value} has too many decimal places for {kind}")
                 return MISSING

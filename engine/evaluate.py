@@ -11,7 +11,7 @@ from .authority import compute as compute_authority
 from .decision import Decision, jsonable
 from .errors import CaseError, Diagnostic, EvaluationError, Location
 from .expr.pyeval import MISSING
-from .facts import DATETIME_PATTERN, parse_datetime
+from .facts import DATETIME_PATTERN, MAX_YEAR, MIN_YEAR, parse_datetime
 from .penalty_section import PenaltyResult
 from .penalty_section import compute as compute_penalties
 from .sla import SlaResult
@@ -30,10 +30,15 @@ def resolve_now(policy: Policy, now: datetime | str | None, case: Mapping[str, A
     if value is None:
         raise EvaluationError("no evaluation time: pass now (CLI --now) or put 'now' in the case", code="no-now")
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=policy.timezone)
+        value = value if value.tzinfo else value.replace(tzinfo=policy.timezone)
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise CaseError(
+                [Diagnostic(Location(filename, 0, 0, "$.now"), "bad-now", f"now must be within {MIN_YEAR}-{MAX_YEAR}")]
+            )
+        return value
     if isinstance(value, str) and re.match(DATETIME_PATTERN, value):
         try:
-            return parse_datetime(value, policy.timezone)
+            return resolve_now(policy, parse_datetime(value, policy.timezone), case, filename)
         except ValueError as exc:
             raise CaseError(
                 [Diagnostic(Location(filename, 0, 0, "$.now"), "bad-now", f"invalid now {value!r}: {exc}")]

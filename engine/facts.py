@@ -20,6 +20,8 @@ NUMBER_PLACES = 6
 MONEY_PLACES = 2
 # Beyond this magnitude a value no longer fits the durable-rules integer encoding exactly.
 MAX_MAGNITUDE = Decimal(10) ** 12
+# Dates a business case can carry; with durations of at most a century no arithmetic overflows.
+MIN_YEAR, MAX_YEAR = 1900, 2999
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$"
@@ -229,18 +231,16 @@ class Normaliser:
             if abs(raw) >= MAX_MAGNITUDE:
                 fail(f"{spec.label.zh} ({spec.name}): {raw} is too large (limit 10^12)")
             return int(raw)
-        if kind == "date":
+        if kind in ("date", "datetime"):
             try:
-                return date.fromisoformat(raw)
+                value = date.fromisoformat(raw) if kind == "date" else parse_datetime(raw, self.tz)
             except ValueError as exc:
-                fail(f"{spec.label.zh} ({spec.name}): invalid date {raw!r}: {exc}")
+                fail(f"{spec.label.zh} ({spec.name}): invalid {kind} {raw!r}: {exc}")
                 return None
-        if kind == "datetime":
-            try:
-                return parse_datetime(raw, self.tz)
-            except ValueError as exc:
-                fail(f"{spec.label.zh} ({spec.name}): invalid datetime {raw!r}: {exc}")
+            if not MIN_YEAR <= value.year <= MAX_YEAR:
+                fail(f"{spec.label.zh} ({spec.name}): year {value.year} is outside {MIN_YEAR}-{MAX_YEAR}")
                 return None
+            return value
         if kind == "list" and spec.item is not None:
             return tuple(self._value(spec.item, v, path + (i,), errors, smap, filename) for i, v in enumerate(raw))
         if kind == "object":

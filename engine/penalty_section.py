@@ -175,9 +175,16 @@ def compute(
     charges: list[tuple[Charge, str]] = []
     responsibilities = _get(spec.responsibilities, env)
     if spec.attribution is not None and responsibilities:
-        loss, loss_text = loss_basis(
-            _get(spec.sold_within_window, env), _get(spec.a_grade_price_loss, env), _get(spec.actual_loss, env)
-        )
+        if spec.sold_within_window is None:
+            # The pack has no resale window: the actual loss, without talk of one.
+            actual = _get(spec.actual_loss, env)
+            if actual is None:
+                raise PenaltyInputError(f"case {case}: the actual loss is not given")
+            loss, loss_text = actual, f"按实际损失计 {format_money(actual)}"
+        else:
+            loss, loss_text = loss_basis(
+                _get(spec.sold_within_window, env), _get(spec.a_grade_price_loss, env), _get(spec.actual_loss, env)
+            )
         parties = [
             Responsibility(r.get("department"), r.get("person_id"), r.get("unit"), r.get("percent", 100))
             for r in responsibilities

@@ -26,6 +26,7 @@ Traps (numbers from durable-rules-notes.md) and how this adapter answers each:
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 from collections.abc import Callable
@@ -44,15 +45,18 @@ if TYPE_CHECKING:
     from ..policy import CompiledRule, Policy
 
 CHUNK = 400
+MAX_GROUPS = 12  # measured here: 15 nested $and/$or groups in a rule work, 16 fail with error 113
 # durable-rules fails on a fact of 256 properties (nested ones count: error 302) and, measured here,
 # when one ruleset tests more than 64 distinct fields present in the fact (error 303).
 FIELD_LIMIT = 60
 SCALE = 10**6  # numbers carry at most 6 decimal places (facts.NUMBER_PLACES)
 LIMIT = 10**18  # int64 headroom for sums of two encoded values
+LONG_STRING = 16_000  # bytes; durable-rules wraps string lengths at 65,536
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
 ALWAYS: dict[str, Any] = {"__z": 1}
 NEVER: dict[str, Any] = {"__z": 0}
+NOW_FIELD = "__now"  # top level; pack facts are under `f`, so a fact named __now is f.__now
 SENTINEL = "__sentinel"  # pack rule ids cannot start with "_", so this never clashes
 _INVERSE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -79,12 +83,18 @@ def _host() -> durable_engine.Host:
 
 def encode(value: Any) -> Any:
     """A normalised value as durable-rules sees it: exact integers, strings or booleans; None if it cannot."""
-    if isinstance(value, bool) or isinstance(value, str):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if len(value.encode("utf-8")) > LONG_STRING:
+            # durable-rules keeps string lengths in 16 bits: a long text becomes a digest that equals
+            # only the same text and no literal of a rule (literals are short).
+            return "zhidu-long:" + hashlib.sha256(value.encode("utf-8")).hexdigest()
         return value
     if isinstance(value, int):
         scaled = value * SCALE
     elif isinstance(value, Decimal):
-        if not value.is_finite() or value != value.quantize(Decimal(1).scaleb(-6)):
+        if not value.is_finite() or abs(value) >= LIMIT or value != value.quantize(Decimal(1).scaleb(-6)):
             return None
         scaled = int(value * SCALE)
     elif isinstance(value, datetime):
@@ -147,11 +157,17 @@ class _Translator:
 
     # -- pieces ------------------------------------------------------------------------------
     def _field(self, node: ir.Path | ir.Now) -> str:
+        """The field's name in the asserted fact. Pack facts live under `f` and findings under `g`, so
+        no pack name can meet durable-rules' own `id` and `sid` or the adapter's `__z`, `__now`, `__c…`."""
         if isinstance(node, ir.Now):
-            self.paths["__now"] = ("__now",)
-            return "__now"
-        self.paths[node.dotted] = node.names
-        return node.dotted
+            self.paths[NOW_FIELD] = ()
+            return NOW_FIELD
+        if node.names[0] == "findings":
+            name = "g." + ".".join(node.names[1:])
+        else:
+            name = "f." + node.dotted
+        self.paths[name] = node.names
+        return name
 
     @staticmethod
     def _test(field: str, op: str, rhs: Any) -> dict[str, Any]:
@@ -236,9 +252,13 @@ class _Translator:
         self.computed.append((name, lambda env, test=test: test(env) is True))
         return {name: positive}
 
+    def computed_whole(self, node: ir.Node) -> dict[str, Any]:
+        """The whole condition as one computed field (for rules too large for durable-rules)."""
+        return self._computed(node, True)
+
     def property_count(self) -> int:
         """Properties of the asserted fact, nested objects included, plus `__z` and `sid`."""
-        prefixes = {names[:i] for names in self.paths.values() for i in range(1, len(names) + 1)}
+        prefixes = {tuple(name.split("."))[:i] for name in self.paths for i in range(1, name.count(".") + 2)}
         return len(prefixes) + len(self.computed) + 2
 
 
@@ -286,8 +306,10 @@ class DurableBackend:
                 _host().register_rulesets(definitions)
 
     def _rule(self, rule: CompiledRule, translator: _Translator) -> dict[str, Any]:
-        cond = translator.condition(rule.when)
-        return {"all": [{"m": {"$and": [ALWAYS, cond]}}], "run": self._action(rule.id)}
+        cond = {"$and": [ALWAYS, translator.condition(rule.when)]}
+        if _groups(cond) > MAX_GROUPS:
+            cond = {"$and": [ALWAYS, translator.computed_whole(rule.when)]}
+        return {"all": [{"m": cond}], "run": self._action(rule.id)}
 
     def _action(self, rid: str) -> Callable[[Any], None]:
         # One parameter exactly: durable-rules treats a two-parameter action as asynchronous.
@@ -301,8 +323,8 @@ class DurableBackend:
     ) -> dict[str, Any]:
         """The fact asserted for one case: only the fields the ruleset reads, exactly encoded."""
         fact: dict[str, Any] = {"__z": 1}
-        for dotted, names in ruleset.paths.items():
-            if names == ("__now",):
+        for field_name, names in ruleset.paths.items():
+            if field_name == NOW_FIELD:
                 value: Any = now
             else:
                 value = findings if names[0] == "findings" else facts
@@ -312,8 +334,10 @@ class DurableBackend:
                 continue
             encoded = encode(value)
             if encoded is None:
-                raise EvaluationError(f"value of '{dotted}' cannot be given to durable-rules exactly: {value!r}")
-            _put(fact, names, encoded)
+                raise EvaluationError(
+                    f"value of '{'.'.join(names)}' cannot be given to durable-rules exactly: {value!r}"
+                )
+            _put(fact, tuple(field_name.split(".")), encoded)
         if ruleset.computed:
             env = Env(facts, findings, now, self.policy.timezone)
             for name, fn in ruleset.computed:
@@ -340,6 +364,15 @@ class DurableBackend:
                 if isinstance(state, dict) and "exception" in state:
                     raise EvaluationError(f"a rule action failed inside durable-rules: {state['exception']}")
             return set(self._fired)
+
+
+def _groups(cond: Any) -> int:
+    """How many $and/$or groups a condition holds: durable-rules fails (error 113) beyond about 15."""
+    if isinstance(cond, dict) and len(cond) == 1:
+        key, value = next(iter(cond.items()))
+        if key in ("$and", "$or"):
+            return 1 + sum(_groups(c) for c in value)
+    return 0
 
 
 def _ignore(_closure: Any) -> None:

@@ -36,6 +36,8 @@ DURATION_UNITS = {
     "min": timedelta(minutes=1),
     "s": timedelta(seconds=1),
 }
+# A century: longer literals are mistakes, and datetimes (years 1900-2999) plus one never overflow.
+MAX_DURATION = timedelta(days=36525)
 KEYWORDS = {"and", "or", "not", "in", "true", "false", "now"}
 _NUM = re.compile(r"\d+(\.\d+)?")
 _IDENT = re.compile(r"[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]*")
@@ -49,6 +51,8 @@ def parse_duration_text(text: str) -> timedelta | None:
     if not match:
         return None
     micros = Decimal(match.group(1)) * (DURATION_UNITS[match.group(2)] // timedelta(microseconds=1))
+    if micros > MAX_DURATION // timedelta(microseconds=1):
+        return None
     return timedelta(microseconds=int(micros))
 
 
@@ -66,7 +70,10 @@ def tokenize(text: str) -> list[Token]:
             unit = re.match(r"(min|w|d|h|s)(?![A-Za-z0-9_\u4e00-\u9fff])", text[end:])
             if unit:
                 span = text[i : end + unit.end()]
-                tokens.append(Token("dur", span, i, parse_duration_text(span)))
+                value = parse_duration_text(span)
+                if value is None:
+                    raise ExprError("expr-syntax", f"duration {span} is longer than {MAX_DURATION.days} days", i)
+                tokens.append(Token("dur", span, i, value))
                 i = end + unit.end()
                 continue
             if end < len(text) and (_IDENT.match(text, end)):

@@ -128,7 +128,8 @@ def arith(op: str, a: Any, b: Any) -> Any:
                 return _scale(a, 1 / Decimal(b))
             return Decimal(a) / Decimal(b)
         return a % b
-    except (ZeroDivisionError, DivisionByZero, InvalidOperation):
+    except (ZeroDivisionError, DivisionByZero, InvalidOperation, OverflowError):
+        # No value, as for a missing operand: the comparison using it is false on both engines.
         return MISSING
 
 
