@@ -24,6 +24,7 @@ Exit codes:
   4  evaluation failed (for example conflicting findings)
   5  internal error (a bug: please report it with the input)
   6  policy tests failed (test)
+  7  some lines of a batch failed (batch; each has an error record)
 """
 
 
@@ -116,6 +117,68 @@ def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str) 
         moment = datetime.now(policy.timezone)
     decision = evaluate_case(policy, data, moment, engine=engine_name, smap=smap, filename=name)
     click.echo(decision.to_json() if fmt == "json" else decision.to_text(), nl=fmt == "json")
+
+
+@command
+@click.argument("pack")
+@click.argument("cases", type=click.Path(allow_dash=True))
+@click.option("-o", "--output", default="-", type=click.Path(allow_dash=True), help="JSON Lines out (default stdout)")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64), help="worker processes")
+@click.option("--now", help="evaluation time for every case, ISO 8601 (default: each case's 'now', else the current time)")
+@click.option("--engine", "engine_name", type=click.Choice(list(engine.ENGINES)), default="durable", show_default=True)
+@click.option("--progress/--no-progress", default=None, help="progress on stderr (default: when stderr is a terminal)")
+def batch(pack: str, cases: str, output: str, jobs: int, now: str | None, engine_name: str, progress: bool | None) -> None:
+    """Evaluate a JSON Lines file of cases (one case per line; - for stdin), in order, in bounded memory."""
+    import json
+    import time
+
+    from engine.batch import run_batch
+
+    policy = engine.load_policy(pack)
+    moment: datetime | str | None = now or datetime.now(policy.timezone)
+    show = sys.stderr.isatty() if progress is None else progress
+    started = time.monotonic()
+    last = [0.0]
+
+    def report(done: int) -> None:
+        elapsed = time.monotonic() - started
+        if elapsed - last[0] >= 0.5:
+            last[0] = elapsed
+            click.echo(f"\r{done} cases, {done / max(elapsed, 1e-9):.0f}/s", err=True, nl=False)
+
+    source = click.open_file(cases, "r", encoding="utf-8")
+    target_path = None if output == "-" else Path(output)
+    try:
+        with source:
+            if target_path is None:
+                summary = run_batch(policy, source, sys.stdout, now=moment, engine=engine_name, jobs=jobs, progress=report if show else None)
+            else:
+                summary = _batch_to_file(policy, source, target_path, moment, engine_name, jobs, report if show else None)
+    except OSError as exc:
+        raise ZhiduError(f"{cases}: {exc.strerror or exc}") from None
+    if show:
+        click.echo("", err=True)
+    click.echo(json.dumps({"summary": summary.to_dict()}, ensure_ascii=False), err=True)
+    sys.exit(7 if summary.errors else 0)
+
+
+def _batch_to_file(policy, source, path: Path, moment, engine_name: str, jobs: int, progress):
+    """Write the whole output or nothing: a temporary file beside the target, renamed at the end."""
+    import os
+    import tempfile
+
+    from engine.batch import run_batch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            summary = run_batch(policy, source, handle, now=moment, engine=engine_name, jobs=jobs, progress=progress)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return summary
 
 
 @command

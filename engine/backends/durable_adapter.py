@@ -22,6 +22,14 @@ Traps (numbers from durable-rules-notes.md) and how this adapter answers each:
 15 huge rulesets hang                    → a layer is split into rulesets of at most CHUNK rules.
 16 (found here) `delete_state` after an assertion no rule handled crashes the process (SIGSEGV)
                                          → every ruleset holds a sentinel rule that matches every case.
+Found here as well (tests/test_engines_differential.py keeps a case for each):
+17 durable-rules owns the top-level `id` and `sid` (it creates `id`, turns both into strings; `id`
+   compared as a string crashed the process) → pack facts go under `f`, findings under `g`.
+18 a rule with more than about 15 nested $and/$or groups fails with error 113 → such a rule is one
+   computed field (MAX_GROUPS).
+19 string lengths are kept in 16 bits: a 64 KiB text equals any literal with the same first letter
+   → texts longer than LONG_STRING bytes are sent as a digest that no literal equals.
+20 `literal + literal` is evaluated wrongly → constants are folded by the checker and by `_combine`.
 """
 
 from __future__ import annotations
