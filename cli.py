@@ -124,10 +124,14 @@ def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str) 
 @click.argument("cases", type=click.Path(allow_dash=True))
 @click.option("-o", "--output", default="-", type=click.Path(allow_dash=True), help="JSON Lines out (default stdout)")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64), help="worker processes")
-@click.option("--now", help="evaluation time for every case, ISO 8601 (default: each case's 'now', else the current time)")
+@click.option(
+    "--now", help="evaluation time for every case, ISO 8601 (default: each case's 'now', else the current time)"
+)
 @click.option("--engine", "engine_name", type=click.Choice(list(engine.ENGINES)), default="durable", show_default=True)
 @click.option("--progress/--no-progress", default=None, help="progress on stderr (default: when stderr is a terminal)")
-def batch(pack: str, cases: str, output: str, jobs: int, now: str | None, engine_name: str, progress: bool | None) -> None:
+def batch(
+    pack: str, cases: str, output: str, jobs: int, now: str | None, engine_name: str, progress: bool | None
+) -> None:
     """Evaluate a JSON Lines file of cases (one case per line; - for stdin), in order, in bounded memory."""
     import json
     import time
@@ -151,9 +155,19 @@ def batch(pack: str, cases: str, output: str, jobs: int, now: str | None, engine
     try:
         with source:
             if target_path is None:
-                summary = run_batch(policy, source, sys.stdout, now=moment, engine=engine_name, jobs=jobs, progress=report if show else None)
+                summary = run_batch(
+                    policy,
+                    source,
+                    sys.stdout,
+                    now=moment,
+                    engine=engine_name,
+                    jobs=jobs,
+                    progress=report if show else None,
+                )
             else:
-                summary = _batch_to_file(policy, source, target_path, moment, engine_name, jobs, report if show else None)
+                summary = _batch_to_file(
+                    policy, source, target_path, moment, engine_name, jobs, report if show else None
+                )
     except OSError as exc:
         raise ZhiduError(f"{cases}: {exc.strerror or exc}") from None
     if show:
