@@ -196,3 +196,43 @@ def test_invalid_effective_date_is_a_validation_error(tmp_path):
     pack.mkdir()
     (pack / "policy.yaml").write_text('id: p\nversion: "1"\neffective_from: 2024-02-30\n', encoding="utf-8")
     assert [d.code for d in engine.compile_pack(pack).errors] == ["schema"]
+
+
+def test_fast_case_check_agrees_with_jsonschema(minimal, pcb):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-5, 10**13),
+        st.decimals(allow_nan=False, allow_infinity=False, places=3),
+        st.sampled_from(["domestic", "domestc", "2024-09-14", "2024-09-14T08:30:00+08:00", "12.50", "x", ""]),
+    )
+    values = st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.sampled_from(["name", "level", "id", "x"]), inner, max_size=3)
+        ),
+        max_leaves=6,
+    )
+
+    for policy in (minimal, pcb):
+        names = [f.name for f in policy.facts] + ["unknown_fact"]
+        documents = st.fixed_dictionaries(
+            {"facts": st.dictionaries(st.sampled_from(names), values, max_size=5)},
+            optional={
+                "case_id": st.sampled_from(["", "c1", 5]),
+                "now": st.sampled_from(["2024-09-14T08:30:00+08:00", "x"]),
+                "extra": st.just(1),
+            },
+        )
+        normaliser = policy.normaliser
+
+        @settings(max_examples=400, deadline=None)
+        @given(documents)
+        def agree(doc):
+            assert normaliser.conforms(doc) == normaliser.validator.is_valid(doc)
+
+        agree()
