@@ -237,7 +237,7 @@ def test_fast_case_check_agrees_with_jsonschema(minimal, pcb):
             st.booleans(),
         )
 
-        def make(normaliser):
+        def make(normaliser, documents=documents):
             @settings(max_examples=500, deadline=None)
             @given(documents)
             def agree(doc):
@@ -246,3 +246,24 @@ def test_fast_case_check_agrees_with_jsonschema(minimal, pcb):
             return agree
 
         make(policy.normaliser)()
+
+
+FAST = [
+    ("valid", {"received_at": "2024-09-14T08:30:00+08:00", "region": "domestic"}, True),
+    ("unknown-fact", {"received_at": "2024-09-14T08:30:00+08:00", "regoin": "domestic"}, False),
+    ("missing-required", {"region": "domestic"}, False),
+    ("enum-typo", {"received_at": "2024-09-14T08:30:00+08:00", "region": "domestc"}, False),
+    ("bad-datetime", {"received_at": "2024-09-14"}, False),
+    ("money-pattern", {"received_at": "2024-09-14T08:30:00+08:00", "loss_amount": "1.005"}, False),
+    ("bool-as-integer", {"received_at": "2024-09-14T08:30:00+08:00", "quantity": True}, False),
+    ("nested-unknown", {"received_at": "2024-09-14T08:30:00+08:00", "customer": {"name": "x", "lvl": 1}}, False),
+    ("nested-required", {"received_at": "2024-09-14T08:30:00+08:00", "customer": {"level": 1}}, False),
+    ("list-item", {"received_at": "2024-09-14T08:30:00+08:00", "tags": ["a", 1]}, False),
+]
+
+
+@pytest.mark.parametrize("facts,valid", [f[1:] for f in FAST], ids=[f[0] for f in FAST])
+def test_fast_case_check_table(minimal, facts, valid):
+    doc = {"case_id": "c", "facts": facts}
+    assert minimal.normaliser.conforms(doc) is valid
+    assert minimal.normaliser.validator.is_valid(doc) is valid
