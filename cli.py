@@ -80,7 +80,8 @@ def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool) -> None:
             for d in diags:
                 click.echo(("warning: " if d.severity == "warning" else "") + str(d), err=d.severity == "error")
             if not any(d.severity == "error" for d in diags):
-                click.echo(f"{ref}: ok" + (f" ({len(diags)} warnings)" if diags else ""))
+                count = f"{len(diags)} warning{'s' if len(diags) != 1 else ''}"
+                click.echo(f"{ref}: ok" + (f" ({count})" if diags else ""))
     if fmt == "json":
         click.echo(json.dumps([d.to_dict() for d in report], ensure_ascii=False, indent=2))
     sys.exit(1 if failed else 0)

@@ -72,9 +72,9 @@ def _tables(c: _Compiler) -> dict[str, Table]:
         path = ("tables", i)
         if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
             continue
-        if spec["id"] in out:
-            c.error(path + ("id",), "duplicate-id", f"table id '{spec['id']}' is already used")
-            continue
+        if spec["id"] in out or spec["id"] in c.table_index:
+            continue  # reported by the compiler's id check
+        c.table_index.setdefault(spec["id"], i)
         errors = check_table(spec, c.scope)
         for err in errors:
             _report(c, path, spec, err)

@@ -149,6 +149,11 @@ class _Compiler:
         forms = self.forms = self._declared("forms")
         scope = self.scope = Scope({f.name: f.type for f in facts}, {f.id: f.value_type for f in findings}, tz)
         rules = self._rules(scope, findings, roles, forms)
+        for section in ("timers", "routes", "duties", "tables", "authority"):
+            self.unique_ids((section,), self.data.get(section))
+        for i, route in enumerate(self.data.get("routes") or []):
+            if isinstance(route, dict):
+                self.unique_ids(("routes", i, "steps"), route.get("steps"))
         sla = compile_sla(self)
         authority = compile_authority(self)
         penalties = compile_penalties(self)
@@ -379,6 +384,20 @@ class _Compiler:
                 )
             )
         return out
+
+    def unique_ids(self, path: tuple[object, ...], items: Any) -> None:
+        """A second entry with the same id in a list section is an error at the second one."""
+        if not isinstance(items, list):
+            return
+        seen: dict[str, Location] = {}
+        for i, item in enumerate(items):
+            iid = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(iid, str):
+                continue
+            if iid in seen:
+                self.error(path + (i, "id"), "duplicate-id", f"id '{iid}' is already used at {seen[iid]}")
+            else:
+                seen[iid] = self.loc(path + (i, "id"))
 
     def actions_of(self, then: dict[str, Any], path: tuple[object, ...]) -> tuple[Action, ...]:
         """The `actions` list of a rule or of an SLA effect, with role references checked."""

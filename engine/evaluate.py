@@ -186,8 +186,10 @@ def _build(
                 "effects": effects,
             }
         )
+    labels = {f"{t['kind']}:{t['id']}": t["label"] for t in sla.timers}
+    labels.update({f"authority:{a['id']}": a["label"] for a in approvals.approvals})
     for source, ref, extra in sla.effects + approvals.effects:
-        label = next((t["label"] for t in sla.timers if source.endswith(":" + t["id"])), source)
+        label = labels.get(source, source)
         applied = _apply(policy, actions, forms, source, ref, extra.actions, extra.forms)
         trace.append(
             {"rule": source, "label": label, "ref": ref, "priority": 0, "layer": len(policy.layers), "effects": applied}

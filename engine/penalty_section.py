@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .expr.pyeval import MISSING, Compiled, Env
@@ -226,8 +227,12 @@ def compute(
     if not charges:
         return out
     month = now.astimezone(policy.timezone).strftime("%Y-%m")
-    cap = spec.cap or CapRule.from_spec({"ratio": 1, "kinds": []})
-    monthly = {m.person_id: m for m in monthly_deductions(month, people, [c for c, _ in charges], cap)}
+    # Without a monthly cap in the pack every charge is deducted in full this month.
+    monthly = (
+        {m.person_id: m for m in monthly_deductions(month, people, [c for c, _ in charges], spec.cap)}
+        if spec.cap
+        else {}
+    )
     for person in people:
         own = [(c, ref) for c, ref in charges if c.person_id == person.id]
         if not own:
@@ -245,7 +250,10 @@ def compute(
             "ref": spec.ref,
             "month": month,
         }
-        if m is not None:
+        if m is None:
+            owed = sum((c.amount for c, _ in own), Decimal(0))
+            entry.update({"owed": format_money(owed), "deducted_this_month": format_money(owed), "carried_over": []})
+        else:
             entry.update(
                 {
                     "owed": format_money(m.owed),

@@ -496,6 +496,16 @@ def _pauses(raw: Any, now: datetime) -> tuple[list[tuple[datetime, datetime]], b
     return sorted(out), open_now
 
 
+def _merged(pauses: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    out: list[tuple[datetime, datetime]] = []
+    for s, e in sorted(pauses):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
 def _overlap(
     pauses: list[tuple[datetime, datetime]], a: datetime, b: datetime, cal: BusinessCalendar | None, working: bool
 ) -> timedelta:
@@ -515,22 +525,25 @@ def _overlap(
 
 
 def _due(cal: BusinessCalendar | None, start: datetime, d: Duration, pauses, tz) -> datetime:
-    """Due time pushed back by paused time (business time for working durations) until it settles."""
+    """The moment the goal's time has run outside pauses: walk the pauses in order, spending the
+    goal's length (business time for working durations) only in the gaps between them."""
     base = _add(cal, start, d, tz)
     if not pauses:
         return base
     working = d.kind in WORKING_KINDS and cal is not None
-    due = base
-    for _ in range(50):
-        paused = _overlap(pauses, start, due, cal, working)
-        if working and cal is not None:
-            new = cal.add_business_time(base, paused) if paused else base
-        else:
-            new = base + paused
-        if new == due:
+    remaining = _measure(cal, d.kind, start, base, [])
+    at = start
+    for p_start, p_end in _merged(pauses):
+        if p_end <= at:
+            continue
+        gap = _measure(cal, d.kind, at, p_start, []) if p_start > at else timedelta(0)
+        if gap >= remaining:
             break
-        due = new
-    return due
+        remaining -= gap
+        at = max(at, p_end)
+    if working and cal is not None:
+        return cal.add_business_time(at, remaining)
+    return at + remaining
 
 
 def _measure(cal: BusinessCalendar | None, kind: str, a: datetime, b: datetime, pauses) -> timedelta:
@@ -605,6 +618,8 @@ def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops) -> tuple[di
     cal = spec.calendars.get(t.calendar) if t.calendar else None
     start = stops.get(t.start_timer) if t.start_timer else _value(t.start, env)
     stop = _value(t.stop, env)
+    if stop is not None and stop > env.now:
+        stop = None  # recorded after `now`: not stopped yet as of `now`
     stops[t.id] = stop
     pauses, paused_now = _pauses(_value(t.pauses, env), env.now)
     entry: dict[str, Any] = {"id": t.id, "kind": "timer", "label": t.label.zh, "ref": t.ref}
@@ -618,10 +633,11 @@ def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops) -> tuple[di
         if anchor is not None:
             by = t.due_before[1]
             due = _minus(anchor, by, tz)
+            # Without a start, the window opens as long before the due time as `by` (one month).
+            start = start or _minus(due, by, tz)
             if whole_day:
                 # "one month before 31 March" is met by a notice any time on 28 February
                 due = due.replace(hour=23, minute=59, second=59)
-            start = start or due - (anchor - due)
             entry["goal"] = f"{by} before {anchor.astimezone(tz).date().isoformat()}"
     else:
         option = _choose(t.goals, probes)
