@@ -197,6 +197,56 @@ def _batch_to_file(policy, source, path: Path, moment, engine_name: str, jobs: i
 
 
 @command
+@click.argument("pack")
+@click.argument("case", type=click.Path(allow_dash=True))
+@click.option("--form", "form_id", required=True, help="the form id (see the pack's forms)")
+@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="write here (atomically) instead of stdout")
+@click.option("--now", help="evaluation time, ISO 8601 (default: the case's 'now', else the current time)")
+@click.option("--counter", type=click.Path(dir_okay=False), help="SQLite file that hands out serial numbers")
+@click.option("--engine", "engine_name", type=click.Choice(list(engine.ENGINES)), default="durable", show_default=True)
+def render(
+    pack: str,
+    case: str,
+    form_id: str,
+    fmt: str,
+    output: str | None,
+    now: str | None,
+    counter: str | None,
+    engine_name: str,
+) -> None:
+    """Fill in a form from CASE and print it (HTML for print, or Markdown)."""
+    from engine.expr.pyeval import Env
+    from engine.forms import Counter, allocate_number
+    from engine.forms import render as render_form
+
+    policy = engine.load_policy(pack)
+    data, smap, name = read_case(case)
+    if not isinstance(data, dict):
+        raise CaseError([Diagnostic(Location(name, 1, 1), "case-invalid", "a case must be a mapping with 'facts'")])
+    moment: datetime | str | None = now if now or data.get("now") else datetime.now(policy.timezone)
+    decision = evaluate_case(policy, data, moment, engine=engine_name, smap=smap, filename=name).to_dict()
+    facts, _ = policy.normaliser.case(data, smap, name)
+    number = None
+    entry = next((f for f in decision["forms"] if f["id"] == form_id), None)
+    form = policy.forms_spec.forms.get(form_id) if policy.forms_spec else None
+    if counter and form is not None and not (entry or {}).get("number"):
+        from engine.evaluate import resolve_now
+
+        findings = {f["id"]: f["value"] for f in decision["findings"]}
+        env = Env(facts, findings, resolve_now(policy, moment, data, name), policy.timezone)
+        number = allocate_number(form, env, Counter(counter))
+    text = render_form(policy, decision, facts, form_id, fmt, number)
+    if entry is None:
+        click.echo(f"note: this case does not issue form '{form_id}'; rendered blank where facts are missing", err=True)
+    if output:
+        write_atomically(Path(output), text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@command
 def packs() -> None:
     """List the bundled packs."""
     for name in engine.bundled_packs():

@@ -21,6 +21,7 @@ from .errors import Diagnostic, Location, PolicyError, did_you_mean, sort_diagno
 from .expr import ExprError, Scope, check, ir, parse
 from .expr.pyeval import MISSING, Compiled, compile_expr
 from .facts import MAX_MAGNITUDE, FactSpec, Label, build_spec, parse_datetime
+from .forms import compile_forms
 from .loader import RawPack, load_pack
 from .penalty_section import compile_penalties
 from .policy import Action, CompiledRule, FindingSpec, Policy
@@ -85,6 +86,7 @@ class _Compiler:
         self.probes: list[CompiledRule] = []
         self.table_index: dict[str, int] = {}
         self.facts: list[FactSpec] = []
+        self.findings: list[FindingSpec] = []
 
     # -- helpers -------------------------------------------------------------------------------
     def loc(self, path: tuple[object, ...], *, key: bool = False) -> Location:
@@ -144,7 +146,7 @@ class _Compiler:
             self.diags.extend(schema_diagnostics(validator, self.data, self.smap, self.main_file))
         tz = self.tz = self._timezone()
         facts = self.facts = self._facts()
-        findings = self._findings()
+        findings = self.findings = self._findings()
         roles = self.roles = self._declared("roles")
         forms = self.forms = self._declared("forms")
         scope = self.scope = Scope({f.name: f.type for f in facts}, {f.id: f.value_type for f in findings}, tz)
@@ -157,6 +159,7 @@ class _Compiler:
         sla = compile_sla(self)
         authority = compile_authority(self)
         penalties = compile_penalties(self)
+        forms_spec = compile_forms(self)
         rules = self._layer(rules + self.probes, findings)
         effective = self._effective_from()
         diags = sort_diagnostics(self.diags)
@@ -176,6 +179,7 @@ class _Compiler:
             sla=sla,
             authority=authority,
             penalties=penalties,
+            forms_spec=forms_spec,
             root=self.raw.root,
             files=tuple(self.raw.files),
         )
@@ -464,12 +468,14 @@ class _Compiler:
         )
         return pid
 
-    def value_expr(self, path: tuple[object, ...], text: str, kinds: tuple[str, ...]) -> Compiled | None:
-        """A value expression (e.g. a timer's start) of one of `kinds`; 'pauses' is a list of {from, to}."""
+    def value_expr(self, path: tuple[object, ...], text: str, kinds: tuple[str, ...] | None) -> Compiled | None:
+        """A value expression (e.g. a timer's start) of one of `kinds` (None: any); 'pauses' is a list of {from, to}."""
         typed = self._typed(path, text, boolean=False)
         if typed is None:
             return None
         t = typed.type
+        if kinds is None:
+            return compile_expr(typed)
         if "pauses" in kinds:
             item = t.item if t and t.kind == "list" else None
             start = item.field("from") if item and item.kind == "object" else None

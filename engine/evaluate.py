@@ -12,6 +12,7 @@ from .decision import Decision, jsonable
 from .errors import CaseError, Diagnostic, EvaluationError, Location
 from .expr.pyeval import MISSING
 from .facts import DATETIME_PATTERN, MAX_YEAR, MIN_YEAR, parse_datetime
+from .forms import enrich as enrich_forms
 from .penalty_section import PenaltyResult
 from .penalty_section import compute as compute_penalties
 from .sla import SlaResult
@@ -76,7 +77,7 @@ def evaluate_case(
     sla = compute_sla(policy, facts, values, probes, moment)
     approvals = compute_authority(policy, facts, values, probes, moment)
     penalties = compute_penalties(policy, facts, values, probes, moment, case_id)
-    return _build(policy, case_id, moment, rules, values, outcomes, sla, approvals, penalties)
+    return _build(policy, case_id, moment, rules, values, outcomes, sla, approvals, penalties, facts, probes)
 
 
 def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
@@ -127,6 +128,8 @@ def _build(
     sla: SlaResult,
     approvals: AuthorityResult,
     penalties: PenaltyResult,
+    facts: dict[str, Any],
+    probes: frozenset[str],
 ) -> Decision:
     tz = policy.timezone
     findings = []
@@ -197,6 +200,8 @@ def _build(
     warnings.extend(sla.warnings)
     warnings.extend(approvals.warnings)
     warnings.extend(penalties.warnings)
+    form_list = list(forms.values())
+    warnings.extend(enrich_forms(policy, form_list, facts, values, probes, now))
     if policy.effective_from and now.astimezone(tz).date() < policy.effective_from:
         warnings.insert(
             0,
@@ -213,7 +218,7 @@ def _build(
         timers=sla.timers,
         approvals=approvals.approvals,
         penalties=penalties.penalties,
-        forms=list(forms.values()),
+        forms=form_list,
         actions=list(actions.values()),
         trace=trace,
         warnings=warnings,

@@ -93,6 +93,7 @@ class Policy:
     sla: Any = None
     authority: Any = None
     penalties: Any = None
+    forms_spec: Any = None
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
