@@ -85,8 +85,22 @@ def compile_forms(c: _Compiler) -> FormsSpec:
     declared = c.data.get("forms") if isinstance(c.data.get("forms"), dict) else {}
     out: dict[str, FormDef] = {}
     for fid, entry in declared.items():
-        folder = find_definition(fid, c.raw.root)
-        if folder is None:
+        # The pack's own forms/<id> is used as is; a bundled definition only when the pack names it,
+        # since its fields and copies assume that pack's facts and roles.
+        own = c.raw.root / "forms" / fid
+        definition = entry.get("definition") if isinstance(entry, dict) else None
+        if (own / FORM_FILE).is_file():
+            folder: Path | None = own
+        elif isinstance(definition, str):
+            folder = find_definition(definition, c.raw.root)
+            if folder is None:
+                c.error(
+                    ("forms", fid, "definition"),
+                    "dangling-ref",
+                    f"no form definition '{definition}' in the pack's forms/ or the bundled forms/",
+                )
+                continue
+        else:
             continue  # a form known by name only: listed in decisions, not rendered
         overrides = entry.get("fields") if isinstance(entry, dict) and isinstance(entry.get("fields"), dict) else {}
         form = _compile_one(c, fid, folder, overrides)
@@ -112,8 +126,8 @@ def _compile_one(c: _Compiler, fid: str, folder: Path, overrides: dict[str, Any]
         c.smap.values[prefix + p] = v
     for p, v in smap.keys.items():
         c.smap.keys[prefix + p] = v
-    if data["id"] != fid:
-        c.error(prefix + ("id",), "form", f"form.yaml says id '{data['id']}' but its folder is '{fid}'")
+    if data["id"] != folder.name:
+        c.error(prefix + ("id",), "form", f"form.yaml says id '{data['id']}' but its folder is '{folder.name}'")
     fields = []
     for i, f in enumerate(data.get("fields", [])):
         path = prefix + ("fields", i)
