@@ -140,7 +140,8 @@ def batch(
     from engine.batch import run_batch
 
     policy = engine.load_policy(pack)
-    moment: datetime | str | None = now or datetime.now(policy.timezone)
+    # A case's own `now` wins over the current time, never over an explicit --now.
+    fallback = datetime.now(policy.timezone)
     show = sys.stderr.isatty() if progress is None else progress
     started = time.monotonic()
     last = [0.0]
@@ -160,14 +161,15 @@ def batch(
                     policy,
                     source,
                     sys.stdout,
-                    now=moment,
+                    now=now,
+                    default_now=fallback,
                     engine=engine_name,
                     jobs=jobs,
                     progress=report if show else None,
                 )
             else:
                 summary = _batch_to_file(
-                    policy, source, target_path, moment, engine_name, jobs, report if show else None
+                    policy, source, target_path, now, fallback, engine_name, jobs, report if show else None
                 )
     except OSError as exc:
         raise ZhiduError(f"{cases}: {exc.strerror or exc}") from None
@@ -177,18 +179,27 @@ def batch(
     sys.exit(7 if summary.errors else 0)
 
 
-def _batch_to_file(policy, source, path: Path, moment, engine_name: str, jobs: int, progress):
-    """Write the whole output or nothing: a temporary file beside the target, renamed at the end."""
+def _batch_to_file(policy, source, path: Path, now, fallback, engine_name: str, jobs: int, progress):
+    """Write the whole output or nothing: a temporary file beside the target, renamed at the end.
+    A device or pipe (/dev/null, a FIFO) is written in place: renaming over it would replace it."""
     import os
     import tempfile
 
     from engine.batch import run_batch
 
+    def run(handle):
+        return run_batch(
+            policy, source, handle, now=now, default_now=fallback, engine=engine_name, jobs=jobs, progress=progress
+        )
+
+    if path.exists() and not path.is_file():
+        with path.open("w", encoding="utf-8") as handle:
+            return run(handle)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            summary = run_batch(policy, source, handle, now=moment, engine=engine_name, jobs=jobs, progress=progress)
+            summary = run(handle)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -317,10 +328,14 @@ def test(packs: tuple[str, ...], engines: tuple[str, ...], coverage: bool, verbo
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write a whole file or nothing: a temporary file in the same folder, then a rename."""
+    """Write a whole file or nothing: a temporary file in the same folder, then a rename.
+    A device or pipe is written in place: renaming over it would replace it."""
     import os
     import tempfile
 
+    if path.exists() and not path.is_file():
+        path.write_text(text, encoding="utf-8")
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

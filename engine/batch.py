@@ -47,7 +47,12 @@ class Summary:
 
 
 def evaluate_line(
-    policy: Policy, lineno: int, text: str, now: datetime | str | None, engine: str
+    policy: Policy,
+    lineno: int,
+    text: str,
+    now: datetime | str | None,
+    engine: str,
+    default_now: datetime | str | None = None,
 ) -> tuple[str, bool, str | None, bool]:
     """One line in, one JSON line out: the decision, or an error record naming the line."""
     case_id: Any = None
@@ -57,7 +62,9 @@ def evaluate_line(
             case_id = case.get("case_id")
         if not isinstance(case, dict):
             raise ZhiduError("a case line must be a JSON object")
-        decision = policy.evaluate(case, now, engine=engine)
+        # --now wins; else the case's own `now`; else the time the batch started.
+        moment = now if now is not None else (case.get("now") or default_now)
+        decision = policy.evaluate(case, moment, engine=engine)
     except json.JSONDecodeError as exc:
         return _error(lineno, case_id, "json-syntax", f"column {exc.colno}: {exc.msg}"), False, None, False
     except ZhiduError as exc:
@@ -73,13 +80,11 @@ def _error(lineno: int, case_id: Any, code: str, message: str) -> str:
     return json.dumps(record, ensure_ascii=False)
 
 
-def _run_chunk(
-    args: tuple[list[tuple[int, str]], datetime | str | None, str],
-) -> list[tuple[str, bool, str | None, bool]]:
-    lines, now, engine = args
+def _run_chunk(args: tuple[list[tuple[int, str]], Any, str, Any]) -> list[tuple[str, bool, str | None, bool]]:
+    lines, now, engine, default_now = args
     if _POLICY is None:
         raise RuntimeError("batch worker started without a policy")
-    return [evaluate_line(_POLICY, n, text, now, engine) for n, text in lines]
+    return [evaluate_line(_POLICY, n, text, now, engine, default_now) for n, text in lines]
 
 
 def _chunks(lines: Iterable[str]) -> Iterator[list[tuple[int, str]]]:
@@ -103,6 +108,7 @@ def run_batch(
     now: datetime | str | None,
     engine: str = "durable",
     jobs: int = 1,
+    default_now: datetime | str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Summary:
     """Evaluate every line, writing results in input order; at most 2 × jobs chunks are in flight."""
@@ -119,14 +125,14 @@ def run_batch(
     _POLICY = policy
     if jobs <= 1:
         for chunk in _chunks(lines):
-            emit(_run_chunk((chunk, now, engine)))
+            emit(_run_chunk((chunk, now, engine, default_now)))
         return summary
     # fork: workers inherit the compiled policy; the durable Host is created lazily in each worker.
     context = multiprocessing.get_context("fork")
     with context.Pool(jobs) as pool:
         pending: deque[Any] = deque()
         for chunk in _chunks(lines):
-            pending.append(pool.apply_async(_run_chunk, ((chunk, now, engine),)))
+            pending.append(pool.apply_async(_run_chunk, ((chunk, now, engine, default_now),)))
             if len(pending) >= 2 * jobs:
                 emit(pending.popleft().get())
         while pending:

@@ -98,3 +98,20 @@ def test_an_invalid_pack_writes_nothing(cases, tmp_path):
 def test_a_missing_input_file_is_one_clear_error(tmp_path):
     result = CliRunner().invoke(cli.main, ["batch", "pcb-manufacturer", str(tmp_path / "nope.jsonl"), "--now", NOW])
     assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+def test_a_cases_own_now_is_used_without_now_option():
+    case = json.loads(lines(1)[0])
+    case["now"] = "2024-09-05T10:00:00+08:00"
+    result = CliRunner().invoke(cli.main, ["batch", "pcb-manufacturer", "-"], input=json.dumps(case) + "\n")
+    assert json.loads(result.output.splitlines()[0])["evaluated_at"] == "2024-09-05T10:00:00+08:00"
+
+
+def test_output_to_a_device_is_written_in_place(tmp_path):
+    import os
+
+    result = CliRunner().invoke(
+        cli.main, ["batch", "pcb-manufacturer", "-", "-o", os.devnull, "--now", NOW], input=lines(2)[0] + "\n"
+    )
+    assert result.exit_code == 0
+    assert Path(os.devnull).is_char_device()
