@@ -192,6 +192,9 @@ class BusinessCalendar:
     _tz: ZoneInfo = field(init=False, repr=False, compare=False)
     _tables: dict[int, YearTable] = field(init=False, repr=False, compare=False)
     _day_cache: dict[date, tuple[Interval, ...]] = field(init=False, repr=False, compare=False)
+    # working seconds of all days from an anchor day up to a day (exclusive): a span of whole days is
+    # one subtraction instead of a walk through every day
+    _prefix: dict[int, list[int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         problems, tz = _check(self)
@@ -200,6 +203,7 @@ class BusinessCalendar:
         object.__setattr__(self, "_tables", {table.year: table for table in self.years})
         # Day → UTC intervals; filled lazily, never changes what the calendar answers.
         object.__setattr__(self, "_day_cache", {})
+        object.__setattr__(self, "_prefix", {})
 
     # ── construction ──
 
@@ -295,13 +299,62 @@ class BusinessCalendar:
         if hi <= lo:
             return total
         day, last = lo.astimezone(self._tz).date(), hi.astimezone(self._tz).date()
-        while day <= last:
-            for s, e in self._utc_intervals(day):
+        for edge in (day, last) if day != last else (day,):
+            for s, e in self._utc_intervals(edge):
                 overlap = min(e, hi) - max(s, lo)
                 if overlap > timedelta(0):
                     total += overlap
-            day += _ONE_DAY
+        if (last - day).days > 1:
+            total += timedelta(seconds=self._full_days(day + _ONE_DAY, last))
         return total
+
+    def _day_seconds(self, day: date) -> int:
+        return sum(int((e - s).total_seconds()) for s, e in self._utc_intervals(day))
+
+    def _full_days(self, first: date, end: date) -> int:
+        """Working seconds of the whole days from `first` up to `end` (exclusive), from per-year
+        running totals: only the years inside the span are consulted (an uncovered year elsewhere
+        never raises)."""
+
+        def index(d: date) -> int:
+            return d.timetuple().tm_yday - 1
+
+        if first.year == end.year:
+            table = self._year_prefix(first.year)
+            return table[index(end)] - table[index(first)]
+        head = self._year_prefix(first.year)
+        total = head[-1] - head[index(first)]
+        for year in range(first.year + 1, end.year):
+            total += self._year_prefix(year)[-1]
+        return total + self._year_prefix(end.year)[index(end)]
+
+    def _year_prefix(self, year: int) -> list[int]:
+        table = self._prefix.get(year)
+        if table is None:
+            table, value, day = [0], 0, date(year, 1, 1)
+            while day.year == year:
+                value += self._day_seconds(day)
+                table.append(value)
+                day += _ONE_DAY
+            self._prefix[year] = table
+        return table
+        if not table:
+            table[day] = 0
+            return 0
+        low, high = min(table), max(table)
+        if day > high:
+            at, value = high, table[high]
+            while at < day:
+                value += self._day_seconds(at)
+                at += _ONE_DAY
+                table[at] = value
+        else:
+            at, value = low, table[low]
+            while at > day:
+                at -= _ONE_DAY
+                value -= self._day_seconds(at)
+                table[at] = value
+        return table[day]
 
     def elapsed(
         self,

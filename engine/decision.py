@@ -14,6 +14,15 @@ from zoneinfo import ZoneInfo
 SECTIONS = ("findings", "timers", "approvals", "penalties", "forms", "actions", "trace", "warnings")
 
 
+def _copy(value: Any) -> Any:
+    """A fresh copy of a JSON structure (callers may change what to_dict returns)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
 def jsonable(value: Any, tz: ZoneInfo) -> Any:
     """A JSON-ready value: Decimal as a string (exact), dates ISO 8601 in the pack's offset."""
     if isinstance(value, bool) or value is None or isinstance(value, int | str):
@@ -52,11 +61,15 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"policy": dict(self.policy), "case_id": self.case_id, "evaluated_at": self.evaluated_at}
         for name in SECTIONS:
-            out[name] = json.loads(json.dumps(getattr(self, name), ensure_ascii=False))
+            out[name] = _copy(getattr(self, name))
         return out
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+        # The sections hold JSON values only (built with `jsonable`): dump them as they are.
+        head = {"policy": self.policy, "case_id": self.case_id, "evaluated_at": self.evaluated_at}
+        return json.dumps(
+            {**head, **{name: getattr(self, name) for name in SECTIONS}}, ensure_ascii=False, indent=indent
+        )
 
     def finding(self, fid: str) -> Any:
         """The value of a finding, or None when it was not set."""
