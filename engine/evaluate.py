@@ -66,12 +66,13 @@ def evaluate_case(
     moment = resolve_now(policy, now, case, filename)
     backend = policy.backend(engine)
     fired: list[CompiledRule] = []
-    values, _ = _resolve(policy, fired)  # defaults, readable from the first layer on
+    values, outcomes = _resolve(policy, fired)  # defaults, readable from the first layer on
     for index, layer in enumerate(policy.layers):
         ids = backend.fire(index, facts, values, moment)
-        fired.extend(r for r in layer if r.id in ids)
-        values, _ = _resolve(policy, fired)
-    values, outcomes = _resolve(policy, fired)
+        new = [r for r in layer if r.id in ids]
+        if new:
+            fired.extend(new)
+            values, outcomes = _resolve(policy, fired)
     rules = [r for r in fired if r.kind == "rule"]
     probes = frozenset(r.id for r in fired if r.kind == "probe")
     sla = compute_sla(policy, facts, values, probes, moment)

@@ -171,8 +171,9 @@ def compile_check(schema: dict[str, Any], types: Any) -> Callable[[Any], bool]:
         def check_object(v: Any) -> bool:
             if not isinstance(v, dict):
                 return True
-            if any(r not in v for r in required):
-                return False
+            for r in required:
+                if r not in v:
+                    return False
             for k, x in v.items():
                 check = props.get(k)
                 if check is None:
@@ -183,6 +184,11 @@ def compile_check(schema: dict[str, Any], types: Any) -> Callable[[Any], bool]:
             return True
 
         checks.append(check_object)
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda v: first(v) and second(v)
     return lambda v: all(c(v) for c in checks)
 
 
