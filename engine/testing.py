@@ -240,6 +240,7 @@ def run_pack_tests(policy: Policy, engines: tuple[str, ...] = ENGINES) -> SuiteR
     diags: list[Diagnostic] = []
     fired: set[str] = set()
     started: set[str] = set()
+    rows: set[str] = set()
     files = suite_files(policy.root)
     if not files:
         diags.append(Diagnostic(Location(str(policy.root / "tests"), 0, 0), "no-tests", "the pack has no tests/*.yaml"))
@@ -259,12 +260,19 @@ def run_pack_tests(policy: Policy, engines: tuple[str, ...] = ENGINES) -> SuiteR
                 if r.decision:
                     fired.update(t["rule"] for t in r.decision["trace"])
                     started.update(t["id"] for t in r.decision["timers"] if t["status"] != "pending")
+                    rows.update(f"{a['table']}#{a['row']}" for a in r.decision["approvals"] if a.get("row"))
             results.extend(per_engine)
     sla = policy.sla
     clocks = [t.id for t in sla.timers] + [r.id for r in sla.routes] + [d.id for d in sla.duties] if sla else []
     coverage = {
         "rules_never_fired": [r.id for r in policy.rules if r.kind == "rule" and r.id not in fired],
         "timers_never_started": [t for t in clocks if t not in started],
+        "table_rows_never_chosen": [
+            f"{tid}#{row.index + 1}"
+            for tid, table in (policy.authority.tables.items() if policy.authority else [])
+            for row in table.rows
+            if f"{tid}#{row.index + 1}" not in rows
+        ],
     }
     return SuiteReport(results, diags, coverage)
 

@@ -43,4 +43,6 @@ def test_pack_case(policies, decision_validator, pack, path: Path, spec, smap, l
 def test_every_rule_is_exercised_by_the_packs_own_tests(policies, pack):
     report = run_pack_tests(policies[pack])
     assert report.coverage["rules_never_fired"] == []
+    assert report.coverage["timers_never_started"] == []
+    assert report.coverage["table_rows_never_chosen"] == []
     assert len({r.name for r in report.results}) >= 15
