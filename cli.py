@@ -200,6 +200,7 @@ def _batch_to_file(policy, source, path: Path, now, fallback, engine_name: str, 
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             summary = run(handle)
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -327,6 +328,17 @@ def test(packs: tuple[str, ...], engines: tuple[str, ...], coverage: bool, verbo
     sys.exit(6 if failed else 0)
 
 
+def _mode_for(path: Path) -> int:
+    """The mode a plain write would give: the existing file's, else 0666 less the umask."""
+    import os
+
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write a whole file or nothing: a temporary file in the same folder, then a rename.
     A device or pipe is written in place: renaming over it would replace it."""
@@ -341,6 +353,7 @@ def write_atomically(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -229,8 +229,13 @@ def _format_number(pattern: str, day: date, serial: int) -> str:
     return pattern.format(yy=f"{day.year % 100:02d}", yyyy=f"{day.year:04d}", mm=f"{day.month:02d}", serial=serial)
 
 
-def period_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
+def period_of(day: date, pattern: str = "{mm}") -> str:
+    """The period a serial restarts in: the month when the pattern shows one, else the year, else never."""
+    if "{mm" in pattern:
+        return f"{day.year:04d}-{day.month:02d}"
+    if "{yy" in pattern:
+        return f"{day.year:04d}"
+    return "all"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -317,10 +322,13 @@ class Counter:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS serials (counter TEXT, period TEXT, value INTEGER, PRIMARY KEY (counter, period))"
-            )
+        try:
+            with self._connect() as db:
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS serials (counter TEXT, period TEXT, value INTEGER, PRIMARY KEY (counter, period))"
+                )
+        except sqlite3.Error as exc:
+            raise ZhiduError(f"{self.path}: cannot open the numbering database: {exc}") from None
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=60, isolation_level=None)
@@ -348,7 +356,7 @@ def allocate_number(form: FormDef, env: Env, counter: Counter) -> str | None:
     if not form.pattern:
         return None
     day = _day(form, env)
-    return _format_number(form.pattern, day, counter.next(form.counter, period_of(day)))
+    return _format_number(form.pattern, day, counter.next(form.counter, period_of(day, form.pattern)))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -402,12 +410,15 @@ def render(
     try:
         return env.get_template(name).render(context)
     except jinja2.TemplateSyntaxError as exc:
+        where = Path(exc.filename) if exc.filename else path
+        message = exc.message or str(exc)
         raise TemplateProblem(
-            [Diagnostic(Location(_display(path), exc.lineno or 0, 1), "template", exc.message or str(exc))]
+            [Diagnostic(Location(_display(where), exc.lineno or 0, 1), "template", message)]
         ) from None
-    except jinja2.TemplateError as exc:
-        line = _template_line(exc, path)
-        raise TemplateProblem([Diagnostic(Location(_display(path), line, 1), "template", str(exc))]) from None
+    except Exception as exc:  # noqa: BLE001 - any failure inside a template is the template's, located below
+        where, line = _template_frame(exc, path)
+        message = str(exc) if isinstance(exc, jinja2.TemplateError) else f"{type(exc).__name__}: {exc}"
+        raise TemplateProblem([Diagnostic(Location(_display(where), line, 1), "template", message)]) from None
 
 
 def _shown(value: Any, f: FormField) -> Any:
@@ -416,13 +427,13 @@ def _shown(value: Any, f: FormField) -> Any:
     return dict(f.display).get(value, value) if isinstance(value, str) else value
 
 
-def _template_line(exc: BaseException, path: Path) -> int:
-    """Jinja2 maps template frames onto the template file: the deepest one gives the line."""
-    line = 0
+def _template_frame(exc: BaseException, path: Path) -> tuple[Path, int]:
+    """Jinja2 maps template frames onto template files: the deepest one is where it went wrong."""
+    where, line = path, 0
     for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == str(path) and frame.lineno:
-            line = frame.lineno
-    return line
+        if frame.filename.endswith(".j2") and frame.lineno:
+            where, line = Path(frame.filename), frame.lineno
+    return where, line
 
 
 def _environment(folder: Path, fmt: str) -> SandboxedEnvironment:
