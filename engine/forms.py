@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import traceback
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -105,7 +107,10 @@ def compile_forms(c: _Compiler) -> FormsSpec:
         overrides = entry.get("fields") if isinstance(entry, dict) and isinstance(entry.get("fields"), dict) else {}
         form = _compile_one(c, fid, folder, overrides)
         if form is not None:
-            out[fid] = form
+            # A pack using a shared definition prints its own title and cites its own clause.
+            label = Label.of(entry.get("label"), fid) if isinstance(entry, dict) and entry.get("label") else form.label
+            ref = str(entry.get("ref")) if isinstance(entry, dict) and entry.get("ref") else form.ref
+            out[fid] = dataclasses.replace(form, label=label, ref=ref)
     return FormsSpec(out, (c.raw.root / "forms", bundled_forms()))
 
 
@@ -260,7 +265,7 @@ def enrich(
         if form is None:
             continue
         values, missing = field_values(form, env, probes)
-        entry["fields"] = {k: jsonable(v, policy.timezone) for k, v in values.items()}
+        entry["fields"] = {k: jsonable(_plain(v), policy.timezone) for k, v in values.items()}
         entry["missing"] = [{"field": f.id, "label": f.label.zh} for f in missing]
         entry["number"] = number_of(form, env)
         entry["copies"] = [{"copy": n, "holder": h, "holder_label": _label(policy, h)} for n, h, _ in form.copies]
@@ -275,6 +280,14 @@ def enrich(
                 }
             )
     return warnings
+
+
+def _plain(value: Any) -> Any:
+    """A number fact (six places internally) as a person writes it: 3.5, not 3.500000; money keeps cents."""
+    if isinstance(value, Decimal) and value.as_tuple().exponent == -6:
+        text = format(value.normalize(), "f")
+        return Decimal(text)
+    return value
 
 
 def field_values(form: FormDef, env: Env, probes: frozenset[str]) -> tuple[dict[str, Any], list[FormField]]:
@@ -382,6 +395,18 @@ def render(
     if name is None:
         raise EvaluationError(f"form '{form_id}' has no {fmt} template", code="unknown-form")
     entry = next((f for f in decision["forms"] if f["id"] == form_id), None)
+    if entry is None:
+        # Not issued for this case: still fill in what the facts give.
+        findings = {f["id"]: f["value"] for f in decision["findings"]}
+        from .evaluate import resolve_now
+
+        env_values = Env(
+            facts, findings, resolve_now(policy, decision["evaluated_at"], {}, "<decision>"), policy.timezone
+        )
+        values, _ = field_values(form, env_values, frozenset())
+        entry_fields = {k: jsonable(_plain(v), policy.timezone) for k, v in values.items()}
+    else:
+        entry_fields = entry.get("fields", {})
     env = _environment(form.folder, fmt)
     context = {
         "form": {"id": form.id, "label": form.label.zh, "label_en": form.label.en, "ref": form.ref},
@@ -393,7 +418,7 @@ def render(
                 "id": f.id,
                 "label": f.label.zh,
                 "label_en": f.label.en,
-                "value": _shown((entry or {}).get("fields", {}).get(f.id), f),
+                "value": _shown(entry_fields.get(f.id), f),
                 "placeholder": f.placeholder,
             }
             for f in form.fields
