@@ -64,14 +64,9 @@ def compile_authority(c: _Compiler) -> AuthoritySpec:
 
 
 def _tables(c: _Compiler) -> dict[str, Table]:
-    raw = c.data.get("tables")
     out: dict[str, Table] = {}
-    if not isinstance(raw, list):
-        return out
-    for i, spec in enumerate(raw):
-        path = ("tables", i)
-        if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
-            continue
+    for path, spec in c.entries("tables"):
+        i = int(path[1])  # type: ignore[call-overload]
         if spec["id"] in out or spec["id"] in c.table_index:
             continue  # reported by the compiler's id check
         c.table_index.setdefault(spec["id"], i)
@@ -122,15 +117,9 @@ def _lint(c: _Compiler, index: int, table: Table, role_outputs: set[str]) -> Non
 
 
 def _entries(c: _Compiler, tables: dict[str, Table]) -> list[Authority]:
-    raw = c.data.get("authority")
     out: list[Authority] = []
-    if not isinstance(raw, list):
-        return out
-    declared = {t.get("id") for t in c.data.get("tables") or [] if isinstance(t, dict)}
-    for i, spec in enumerate(raw):
-        path = ("authority", i)
-        if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
-            continue
+    declared = {spec["id"] for _, spec in c.entries("tables")}
+    for path, spec in c.entries("authority"):
         aid, ref = spec["id"], str(spec.get("ref", ""))
         tid = spec.get("table")
         if tid not in declared:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -388,6 +389,14 @@ class _Compiler:
                 )
             )
         return out
+
+    def entries(self, section: str) -> Iterator[tuple[tuple[object, ...], dict[str, Any]]]:
+        """(path, entry) for each well-formed entry of a list section (one with a string id); the schema
+        check reports the others."""
+        raw = self.data.get(section)
+        for i, spec in enumerate(raw if isinstance(raw, list) else []):
+            if isinstance(spec, dict) and isinstance(spec.get("id"), str):
+                yield (section, i), spec
 
     def unique_ids(self, path: tuple[object, ...], items: Any) -> None:
         """A second entry with the same id in a list section is an error at the second one."""

@@ -186,15 +186,9 @@ def _effects(c: _Compiler, raw: Any, path: tuple[object, ...]) -> Effects:
 
 
 def _timers(c: _Compiler, calendars: dict[str, BusinessCalendar]) -> list[Timer]:
-    raw = c.data.get("timers")
     out: list[Timer] = []
-    if not isinstance(raw, list):
-        return out
-    ids = {t.get("id") for t in raw if isinstance(t, dict)}
-    for i, spec in enumerate(raw):
-        path = ("timers", i)
-        if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
-            continue
+    ids = {spec["id"] for _, spec in c.entries("timers")}
+    for path, spec in c.entries("timers"):
         tid, ref = spec["id"], str(spec.get("ref", ""))
         cal = _calendar_ref(c, path + ("calendar",), spec.get("calendar"), calendars)
         start = stop = pauses = None
@@ -247,7 +241,7 @@ def _timers(c: _Compiler, calendars: dict[str, BusinessCalendar]) -> list[Timer]
                 _effects(c, spec.get("on_late"), path + ("on_late",)),
             )
         )
-    index = {t.get("id"): i for i, t in enumerate(raw) if isinstance(t, dict)}
+    index = {spec["id"]: path[1] for path, spec in c.entries("timers")}
     return _timer_order(c, out, index)
 
 
@@ -277,14 +271,8 @@ def _timer_order(c: _Compiler, timers: list[Timer], index: dict[Any, int]) -> li
 
 
 def _routes(c: _Compiler, calendars: dict[str, BusinessCalendar], timers: dict[str, Timer]) -> list[Route]:
-    raw = c.data.get("routes")
     out: list[Route] = []
-    if not isinstance(raw, list):
-        return out
-    for i, spec in enumerate(raw):
-        path = ("routes", i)
-        if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
-            continue
+    for path, spec in c.entries("routes"):
         rid, ref = spec["id"], str(spec.get("ref", ""))
         cal = _calendar_ref(c, path + ("calendar",), spec.get("calendar"), calendars)
         start = c.value_expr(path + ("start",), str(spec.get("start")), ("datetime",))
@@ -373,14 +361,8 @@ def _lint_budgets(c: _Compiler, path: tuple[object, ...], route: Route, timer: T
 
 
 def _duties(c: _Compiler) -> list[Duty]:
-    raw = c.data.get("duties")
     out: list[Duty] = []
-    if not isinstance(raw, list):
-        return out
-    for i, spec in enumerate(raw):
-        path = ("duties", i)
-        if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
-            continue
+    for path, spec in c.entries("duties"):
         done = (
             c.value_expr(path + ("done",), spec["done"], ("date", "datetime"))
             if isinstance(spec.get("done"), str)
