@@ -96,6 +96,7 @@ EFFECTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "register-case": (("assign-case-number", "route-for-analysis"), ("complaint-handling-form", "complaint-register")),
     "demand-quantity-pending": (("note-quantity-pending",), ()),
     "quality-tracked": (("assess-loss-and-penalty",), ()),
+    "penalty-notice": (("issue-penalty-notice",), ("reward-penalty-notice",)),
     "joint-inspection-qa": (("dispatch-inspection",), ()),
     "joint-inspection-gm": (("gm-assigns-staff",), ()),
     "investigation-report": (("report-to-gm",), ()),
@@ -605,6 +606,9 @@ def decide(case: dict[str, Any], now: datetime | str | None = None) -> dict[str,
     elif cause == "other":
         fired.append("cause-other")
         category = "other"
+    people, parties, records = g("people") or [], g("responsibilities") or [], g("admin_penalties") or []
+    if g("upheld") is True and people and (parties or records):
+        fired.append("penalty-notice")
     if g("needs_joint_inspection") is True:
         qa = g("qa_available")
         if qa is True:

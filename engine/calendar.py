@@ -402,6 +402,8 @@ class BusinessCalendar:
         return day
 
     def _utc(self, moment: datetime) -> datetime:
+        if moment.tzinfo is UTC:
+            return moment
         if not isinstance(moment, datetime):
             raise CalendarError(f"expected an aware datetime, got {moment!r}")
         if moment.tzinfo is None or moment.utcoffset() is None:

@@ -85,11 +85,12 @@ def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any],
     """Apply each finding's conflict policy to the rules that fired; never last-writer-wins."""
     values: dict[str, Any] = {}
     outcomes: dict[tuple[str, str], str] = {}
+    by_finding: dict[str, list[tuple[CompiledRule, Any]]] = {}
+    for r in fired:
+        for fid, v in r.sets:
+            by_finding.setdefault(fid, []).append((r, v))
     for spec in policy.findings:
-        setters = sorted(
-            ((r, v) for r in fired for fid, v in r.sets if fid == spec.id),
-            key=lambda rv: (-rv[0].priority, rv[0].layer, rv[0].order),
-        )
+        setters = sorted(by_finding.get(spec.id, ()), key=lambda rv: (-rv[0].priority, rv[0].layer, rv[0].order))
         if not setters:
             if spec.default is not MISSING:
                 values[spec.id] = spec.default
@@ -134,15 +135,16 @@ def _build(
 ) -> Decision:
     tz = policy.timezone
     findings = []
+    setters_of: dict[str, list[CompiledRule]] = {}
+    for r in fired:
+        for fid, _ in r.sets:
+            if outcomes.get((r.id, fid)) != "overridden" and r not in setters_of.setdefault(fid, []):
+                setters_of[fid].append(r)
     for spec in policy.findings:
         if spec.id not in values:
             continue
         value = values[spec.id]
-        setters = [
-            r
-            for r in fired
-            if any(fid == spec.id for fid, _ in r.sets) and outcomes.get((r.id, spec.id)) != "overridden"
-        ]
+        setters = setters_of.get(spec.id, [])
         if isinstance(value, tuple):
             labels = [spec.value_label(v) for v in value]
             value_label: Any = [lb.zh for lb in labels] if all(labels) else None

@@ -139,6 +139,9 @@ def case_schema(vocabulary: tuple[FactSpec, ...]) -> dict[str, Any]:
     }
 
 
+_PLAIN = frozenset({str, int, bool, Decimal, type(None)})
+
+
 def compile_check(schema: dict[str, Any], types: Any) -> Callable[[Any], bool]:
     """A fast yes/no check for the keywords `case_schema` emits, with jsonschema's own type rules.
 
@@ -236,6 +239,8 @@ class Normaliser:
         specs = {s.name: s for s in self.vocabulary}
 
         def convert(value: Any, spec: FactSpec | None, path: tuple[object, ...]) -> Any:
+            if type(value) in _PLAIN:  # most values: nothing to convert
+                return value
             if isinstance(value, datetime | date):
                 return value.isoformat()
             if isinstance(value, float):

@@ -265,7 +265,8 @@ def enrich(
         if form is None:
             continue
         values, missing = field_values(form, env, probes)
-        entry["fields"] = {k: jsonable(_plain(v), policy.timezone) for k, v in values.items()}
+        tz = policy.timezone
+        entry["fields"] = {k: v if type(v) in _JSON_PLAIN else jsonable(_plain(v), tz) for k, v in values.items()}
         entry["missing"] = [{"field": f.id, "label": f.label.zh} for f in missing]
         entry["number"] = number_of(form, env)
         entry["copies"] = [{"copy": n, "holder": h, "holder_label": _label(policy, h)} for n, h, _ in form.copies]
@@ -280,6 +281,9 @@ def enrich(
                 }
             )
     return warnings
+
+
+_JSON_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 def _plain(value: Any) -> Any:

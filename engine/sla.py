@@ -581,13 +581,15 @@ def _status_fields(
     else:
         status = "running"
     used = _measure(cal, kind, start, end, pauses)
-    total = _measure(cal, kind, start, due, pauses) or SECOND
+    measured_total = _measure(cal, kind, start, due, pauses)
+    total = measured_total or SECOND
     out: dict[str, Any] = {"status": status}
+    # Without pauses the spans add up, so what is left (or late) is a difference, not a new count.
     if end <= due:
-        left = _measure(cal, kind, end, due, [])
+        left = measured_total - used if not pauses else _measure(cal, kind, end, due, [])
         out["remaining"] = {"text": _amount(cal, kind, left, end), "seconds": int(left // SECOND)}
     else:
-        late = _measure(cal, kind, due, end, [])
+        late = used - measured_total if not pauses else _measure(cal, kind, due, end, [])
         out["overdue"] = {"text": _amount(cal, kind, late, due), "seconds": int(late // SECOND)}
     exact = Decimal(used // SECOND) * 100 / Decimal(total // SECOND)
     out["percent_elapsed"] = str(exact.quantize(Decimal("0.1"), ROUND_HALF_UP))
