@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -140,6 +141,15 @@ def case_schema(vocabulary: tuple[FactSpec, ...]) -> dict[str, Any]:
 
 
 _PLAIN = frozenset({str, int, bool, Decimal, type(None)})
+# jsonschema's draft 2020-12 type rules, inlined for speed (the property test compares them with it)
+_TYPES: dict[str, Callable[[Any], bool]] = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
+    "number": lambda v: isinstance(v, numbers.Number) and not isinstance(v, bool),
+}
 
 
 def compile_check(schema: dict[str, Any], types: Any) -> Callable[[Any], bool]:
@@ -150,7 +160,7 @@ def compile_check(schema: dict[str, Any], types: Any) -> Callable[[Any], bool]:
     checks: list[Callable[[Any], bool]] = []
     if "type" in schema:
         kind = schema["type"]
-        checks.append(lambda v: types.is_type(v, kind))
+        checks.append(_TYPES.get(kind) or (lambda v: types.is_type(v, kind)))
     if "enum" in schema:
         allowed = list(schema["enum"])
         checks.append(lambda v: isinstance(v, str) and v in allowed)
