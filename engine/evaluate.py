@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,28 +26,26 @@ if TYPE_CHECKING:
 
 def resolve_now(policy: Policy, now: datetime | str | None, case: Mapping[str, Any], filename: str) -> datetime:
     """`now` from the argument, else from the case document; never from a clock."""
-    import re
-
     value: Any = now if now is not None else case.get("now")
+
+    def bad(message: str) -> CaseError:
+        return CaseError([Diagnostic(Location(filename, 0, 0, "$.now"), "bad-now", message)])
+
     if value is None:
         raise EvaluationError("no evaluation time: pass now (CLI --now) or put 'now' in the case", code="no-now")
-    if isinstance(value, datetime):
-        value = value if value.tzinfo else value.replace(tzinfo=policy.timezone)
-        if not MIN_YEAR <= value.year <= MAX_YEAR:
-            raise CaseError(
-                [Diagnostic(Location(filename, 0, 0, "$.now"), "bad-now", f"now must be within {MIN_YEAR}-{MAX_YEAR}")]
-            )
-        return value
-    if isinstance(value, str) and re.match(DATETIME_PATTERN, value):
+    if isinstance(value, str):
+        if not re.match(DATETIME_PATTERN, value):
+            raise bad(f"now must be an ISO 8601 datetime, not {value!r}")
         try:
-            return resolve_now(policy, parse_datetime(value, policy.timezone), case, filename)
+            value = parse_datetime(value, policy.timezone)
         except ValueError as exc:
-            raise CaseError(
-                [Diagnostic(Location(filename, 0, 0, "$.now"), "bad-now", f"invalid now {value!r}: {exc}")]
-            ) from None
-    raise CaseError(
-        [Diagnostic(Location(filename, 0, 0, "$.now"), "bad-now", f"now must be an ISO 8601 datetime, not {value!r}")]
-    )
+            raise bad(f"invalid now {value!r}: {exc}") from None
+    if not isinstance(value, datetime):
+        raise bad(f"now must be an ISO 8601 datetime, not {value!r}")
+    value = value if value.tzinfo else value.replace(tzinfo=policy.timezone)
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise bad(f"now must be within {MIN_YEAR}-{MAX_YEAR}")
+    return value
 
 
 def evaluate_case(
@@ -58,12 +57,31 @@ def evaluate_case(
     smap: SourceMap | None = None,
     filename: str = "<case>",
 ) -> Decision:
+    facts, case_id, moment = prepare_case(policy, case, now, smap=smap, filename=filename)
+    return decide(policy, facts, case_id, moment, engine=engine)
+
+
+def prepare_case(
+    policy: Policy,
+    case: Mapping[str, Any],
+    now: datetime | str | None,
+    *,
+    smap: SourceMap | None = None,
+    filename: str = "<case>",
+) -> tuple[dict[str, Any], str, datetime]:
+    """Validate and normalise a case and fix its evaluation time: (facts, case id, now)."""
+    facts, case_id = policy.normaliser.case(case, smap, filename)
+    return facts, case_id, resolve_now(policy, now, case, filename)
+
+
+def decide(
+    policy: Policy, facts: dict[str, Any], case_id: str, moment: datetime, *, engine: str = "durable"
+) -> Decision:
+    """The decision for normalised facts at `moment`."""
     from .policy import ENGINES
 
     if engine not in ENGINES:
         raise EvaluationError(f"unknown engine '{engine}' (choose {' or '.join(ENGINES)})", code="unknown-engine")
-    facts, case_id = policy.normaliser.case(case, smap, filename)
-    moment = resolve_now(policy, now, case, filename)
     backend = policy.backend(engine)
     fired: list[CompiledRule] = []
     values, outcomes = _resolve(policy, fired)  # defaults, readable from the first layer on

@@ -321,15 +321,3 @@ class Normaliser:
             self._object(spec.properties, raw, path, obj, errors, smap, filename)
             return obj
         return raw
-
-
-def vocabulary_path(path: tuple[object, ...]) -> str:
-    return json_path(path)
-
-
-_ID = re.compile(r"^[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]*$")
-
-
-def is_identifier(name: str) -> bool:
-    """Fact and finding names must be usable as expression paths."""
-    return bool(_ID.match(name))

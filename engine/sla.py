@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from .calendar import BusinessCalendar, CalendarError
 from .durations import BUSINESS_HOURS, CALENDAR, MONTH, WORKING_DAYS, Duration, DurationError, parse_duration
 from .errors import EvaluationError
-from .expr import ir
 from .expr.pyeval import MISSING, Compiled, Env
 from .facts import Label
 
@@ -761,13 +760,3 @@ def _duty(policy, d: Duty, env: Env) -> dict[str, Any]:
         late = env.now - due
         entry["overdue"] = {"text": _amount(None, CALENDAR, late, due), "seconds": int(late // SECOND)}
     return entry
-
-
-def probe_ids(spec: SlaSpec) -> list[str]:
-    """Every probe the SLA section created (for coverage reports)."""
-    ids = [o.probe for t in spec.timers for o in t.goals if o.probe]
-    ids += [o.probe for r in spec.routes for s in r.steps for o in s.budgets if o.probe]
-    return ids
-
-
-__all__ = ["SlaSpec", "compile_sla", "compute", "probe_ids", "ir"]

@@ -50,19 +50,6 @@ class SourceMap:
         entry = self.values.get(tuple(path))
         return entry[4] if entry else 0
 
-    def rebase(self, prefix: PathKey, mapper: dict[PathKey, PathKey] | None = None) -> SourceMap:
-        """A copy with every path put under `prefix` (used when merging included files)."""
-        out = SourceMap()
-        for p, v in self.values.items():
-            out.values[prefix + p] = v
-        for p, v in self.keys.items():
-            out.keys[prefix + p] = v
-        return out
-
-    def update(self, other: SourceMap) -> None:
-        self.values.update(other.values)
-        self.keys.update(other.keys)
-
 
 class _Builder:
     def __init__(self, filename: str):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -135,4 +134,4 @@ def test_console_entry_point_runs_from_another_directory(tmp_path):
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr
-    assert Path(tmp_path).exists()
+    assert "pcb-manufacturer: ok" in result.stdout
