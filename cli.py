@@ -87,6 +87,26 @@ def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool) -> None:
     sys.exit(1 if failed else 0)
 
 
+def check_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """--now is validated as an option: a bad value is a usage error (exit 2), not a bad case."""
+    if value is None:
+        return None
+    import re
+    from zoneinfo import ZoneInfo
+
+    from engine.facts import DATETIME_PATTERN, MAX_YEAR, MIN_YEAR, parse_datetime
+
+    try:
+        if not re.match(DATETIME_PATTERN, value):
+            raise ValueError("write it as 2024-09-10T10:00:00+08:00")
+        moment = parse_datetime(value, ZoneInfo("UTC"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 datetime: {exc}") from None
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise click.BadParameter(f"{value!r}: the year must be within {MIN_YEAR}-{MAX_YEAR}")
+    return value
+
+
 def read_case(path: str) -> tuple[Any, SourceMap, str]:
     """A case from a YAML/JSON file, or JSON on stdin for '-'."""
     if path == "-":
@@ -103,7 +123,9 @@ def read_case(path: str) -> tuple[Any, SourceMap, str]:
 @command
 @click.argument("pack")
 @click.argument("case", type=click.Path(allow_dash=True))
-@click.option("--now", help="evaluation time, ISO 8601 (default: the case's 'now', else the current time)")
+@click.option(
+    "--now", callback=check_now, help="evaluation time, ISO 8601 (default: the case's 'now', else the current time)"
+)
 @click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
 @click.option("--engine", "engine_name", type=click.Choice(list(engine.ENGINES)), default="durable", show_default=True)
 def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str) -> None:
@@ -126,7 +148,9 @@ def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str) 
 @click.option("-o", "--output", default="-", type=click.Path(allow_dash=True), help="JSON Lines out (default stdout)")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64), help="worker processes")
 @click.option(
-    "--now", help="evaluation time for every case, ISO 8601 (default: each case's 'now', else the current time)"
+    "--now",
+    callback=check_now,
+    help="evaluation time for every case, ISO 8601 (default: each case's 'now', else the current time)",
 )
 @click.option("--engine", "engine_name", type=click.Choice(list(engine.ENGINES)), default="durable", show_default=True)
 @click.option("--progress/--no-progress", default=None, help="progress on stderr (default: when stderr is a terminal)")
@@ -214,7 +238,9 @@ def _batch_to_file(policy, source, path: Path, now, fallback, engine_name: str, 
 @click.option("--form", "form_id", required=True, help="the form id (see the pack's forms)")
 @click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="write here (atomically) instead of stdout")
-@click.option("--now", help="evaluation time, ISO 8601 (default: the case's 'now', else the current time)")
+@click.option(
+    "--now", callback=check_now, help="evaluation time, ISO 8601 (default: the case's 'now', else the current time)"
+)
 @click.option("--counter", type=click.Path(dir_okay=False), help="SQLite file that hands out serial numbers")
 @click.option("--engine", "engine_name", type=click.Choice(list(engine.ENGINES)), default="durable", show_default=True)
 def render(

@@ -8,11 +8,11 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import IO, Any
 
 from .errors import ZhiduError
 from .policy import Policy
+from .source import load_json
 
 CHUNK = 256  # lines per task: large enough to amortise inter-process traffic, small enough to stream
 
@@ -57,16 +57,18 @@ def evaluate_line(
     """One line in, one JSON line out: the decision, or an error record naming the line."""
     case_id: Any = None
     try:
-        case = json.loads(text, parse_float=Decimal)
-        if isinstance(case, dict):
-            case_id = case.get("case_id")
+        case = load_json(text)
+    except json.JSONDecodeError as exc:
+        return _error(lineno, case_id, "json-syntax", f"column {exc.colno}: {exc.msg}"), False, None, False
+    except ValueError as exc:  # NaN / Infinity
+        return _error(lineno, case_id, "json-syntax", str(exc)), False, None, False
+    try:
         if not isinstance(case, dict):
             raise ZhiduError("a case line must be a JSON object")
+        case_id = case.get("case_id")
         # --now wins; else the case's own `now`; else the time the batch started.
         moment = now if now is not None else (case.get("now") or default_now)
         decision = policy.evaluate(case, moment, engine=engine)
-    except json.JSONDecodeError as exc:
-        return _error(lineno, case_id, "json-syntax", f"column {exc.colno}: {exc.msg}"), False, None, False
     except ZhiduError as exc:
         return _error(lineno, case_id, exc.code, str(exc)), False, None, False
     d = decision.to_dict()

@@ -24,12 +24,16 @@ if TYPE_CHECKING:
     from .policy import Action, CompiledRule, Policy
 
 
-def resolve_now(policy: Policy, now: datetime | str | None, case: Mapping[str, Any], filename: str) -> datetime:
+def resolve_now(
+    policy: Policy, now: datetime | str | None, case: Mapping[str, Any], filename: str, smap: SourceMap | None = None
+) -> datetime:
     """`now` from the argument, else from the case document; never from a clock."""
     value: Any = now if now is not None else case.get("now")
+    # A bad `now` written in the case is located there; a bad argument is the caller's.
+    where = (smap or SourceMap()).location(("now",), default_file=filename) if now is None else Location("now", 0, 0)
 
     def bad(message: str) -> CaseError:
-        return CaseError([Diagnostic(Location(filename, 0, 0, "$.now"), "bad-now", message)])
+        return CaseError([Diagnostic(where, "bad-now", message)])
 
     if value is None:
         raise EvaluationError("no evaluation time: pass now (CLI --now) or put 'now' in the case", code="no-now")
@@ -71,7 +75,7 @@ def prepare_case(
 ) -> tuple[dict[str, Any], str, datetime]:
     """Validate and normalise a case and fix its evaluation time: (facts, case id, now)."""
     facts, case_id = policy.normaliser.case(case, smap, filename)
-    return facts, case_id, resolve_now(policy, now, case, filename)
+    return facts, case_id, resolve_now(policy, now, case, filename, smap)
 
 
 def decide(

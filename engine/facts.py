@@ -292,6 +292,9 @@ class Normaliser:
             except InvalidOperation:
                 fail(f"{spec.label.zh} ({spec.name}): not a number: {raw!r}")
                 return None
+            if not value.is_finite():
+                fail(f"{spec.label.zh} ({spec.name}): {value} is not a number")
+                return None
             if abs(value) >= MAX_MAGNITUDE:
                 fail(f"{spec.label.zh} ({spec.name}): {value} is too large (limit 10^12)")
                 return None
@@ -303,6 +306,7 @@ class Normaliser:
         if kind == "integer":
             if abs(raw) >= MAX_MAGNITUDE:
                 fail(f"{spec.label.zh} ({spec.name}): {raw} is too large (limit 10^12)")
+                return None
             return int(raw)
         if kind in ("date", "datetime"):
             try:

@@ -70,7 +70,7 @@ def compile_penalties(c: _Compiler) -> PenaltySpec:
         return PenaltySpec()
     path: tuple[object, ...] = ("penalties",)
     ref = str(raw.get("ref", ""))
-    when = c.probe("penalties", raw["when"], path + ("when",), ref) if isinstance(raw.get("when"), str) else None
+    when = c.probe("penalties:when", raw["when"], path + ("when",), ref) if isinstance(raw.get("when"), str) else None
     people = _list_fact(c, path + ("people",), raw.get("people"), PERSON_FIELDS)
     spec: dict[str, Any] = {"ref": ref, "when": when, "people": people}
     eco = raw.get("economic")

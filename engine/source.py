@@ -135,7 +135,7 @@ class _Builder:
                 value = Decimal(text)
             except InvalidOperation:
                 return float(self._scalar.construct_yaml_float(node))
-            return value if value.is_finite() else float(value)
+            return value  # NaN and infinities stay Decimal: the case check refuses them by name
         if tag in (_BOOL, _INT, _NULL):
             return self._scalar.construct_object(node)
         # Timestamps, binary and every other tag stay as their text: JSON and YAML cases then read alike.
@@ -165,17 +165,26 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, SourceMap, list[Diagnosti
     return data, builder.smap, builder.errors
 
 
+def load_json(text: str) -> Any:
+    """JSON with exact decimals; NaN and Infinity are not JSON numbers and are refused."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def parse_json(text: str, filename: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
-    """Parse JSON; positions come from the YAML composer, which reads JSON as well."""
+    """Parse JSON with json itself; positions come from the YAML composer, which reads JSON too."""
     try:
-        json.loads(text, parse_float=Decimal)
+        data = load_json(text)
     except json.JSONDecodeError as exc:
         return None, SourceMap(), [Diagnostic(Location(filename, exc.lineno, exc.colno), "json-syntax", exc.msg)]
-    data, smap, diags = parse_yaml(text.replace("\t", " "), filename)
-    if diags or data is None:
-        # A few valid JSON texts are not YAML 1.1: keep the data, lose only the positions.
-        return json.loads(text, parse_float=Decimal), SourceMap(), []
-    return data, smap, diags
+    except ValueError as exc:
+        return None, SourceMap(), [Diagnostic(Location(filename, 1, 1), "json-syntax", str(exc))]
+    _, smap, diags = parse_yaml(text.replace("\t", " "), filename)
+    # A few valid JSON texts are not YAML 1.1: then the data stands, only the positions are lost.
+    return data, (SourceMap() if diags else smap), []
 
 
 def read_document(path: Path, display: str | None = None) -> tuple[Any, SourceMap, list[Diagnostic]]:

@@ -70,7 +70,7 @@ BAD = [
     ("invalid-case", ["evaluate", "pcb-manufacturer", str(PACKS / "minimal/policy.yaml")], 3, "unknown-field"),
     ("invalid-pack", ["evaluate", str(PACKS / "four-errors"), SAMPLE], 1, "duplicate-id"),
     ("unknown-pack", ["evaluate", "nope-pack", SAMPLE], 1, "pack-not-found"),
-    ("bad-now", ["evaluate", "pcb-manufacturer", SAMPLE, "--now", "soon"], 3, "bad-now"),
+    ("bad-now", ["evaluate", "pcb-manufacturer", SAMPLE, "--now", "soon"], 2, "Invalid value for '--now'"),
     ("bad-engine", ["evaluate", "pcb-manufacturer", SAMPLE, "--engine", "drools"], 2, "Invalid value"),
 ]
 
