@@ -87,6 +87,7 @@ class _Compiler:
         self.probes: list[CompiledRule] = []
         self.table_index: dict[str, int] = {}
         self.facts: list[FactSpec] = []
+        self.bad_paths: set[tuple[object, ...]] = set()
         self.findings: list[FindingSpec] = []
 
     # -- helpers -------------------------------------------------------------------------------
@@ -145,6 +146,8 @@ class _Compiler:
         if self.data:
             validator = jsonschema.Draft202012Validator(policy_schema())
             self.diags.extend(schema_diagnostics(validator, self.data, self.smap, self.main_file))
+            # Later checks skip what the schema already refused, instead of guarding every shape again.
+            self.bad_paths = {tuple(e.absolute_path) for e in validator.iter_errors(self.data)}
         tz = self.tz = self._timezone()
         facts = self.facts = self._facts()
         findings = self.findings = self._findings()
@@ -395,8 +398,13 @@ class _Compiler:
         check reports the others."""
         raw = self.data.get(section)
         for i, spec in enumerate(raw if isinstance(raw, list) else []):
-            if isinstance(spec, dict) and isinstance(spec.get("id"), str):
+            if isinstance(spec, dict) and isinstance(spec.get("id"), str) and self.schema_clean((section, i)):
                 yield (section, i), spec
+
+    def schema_clean(self, path: tuple[object, ...]) -> bool:
+        """No schema error lies at or below `path`."""
+        n = len(path)
+        return not any(bad[:n] == path for bad in self.bad_paths)
 
     def unique_ids(self, path: tuple[object, ...], items: Any) -> None:
         """A second entry with the same id in a list section is an error at the second one."""

@@ -66,7 +66,7 @@ class PenaltySpec:
 
 def compile_penalties(c: _Compiler) -> PenaltySpec:
     raw = c.data.get("penalties")
-    if not isinstance(raw, dict):
+    if not isinstance(raw, dict) or not c.schema_clean(("penalties",)):
         return PenaltySpec()
     path: tuple[object, ...] = ("penalties",)
     ref = str(raw.get("ref", ""))

@@ -119,7 +119,7 @@ def _calendars(c: _Compiler) -> dict[str, BusinessCalendar]:
     if not isinstance(raw, dict):
         return out
     for cid, spec in raw.items():
-        if not isinstance(spec, dict):
+        if not isinstance(spec, dict) or not c.schema_clean(("calendars", cid)):
             continue
         spec = {"timezone": str(c.tz), **spec}
         try:
