@@ -39,9 +39,20 @@ def test_validate_json_format():
 
 
 @pytest.mark.parametrize("engine_name", ["durable", "python"])
-def test_evaluate_sample(engine_name, decision_validator):
+def test_evaluate_sample(engine_name, decision_validator, monkeypatch):
+    # Both engines answer alike by design, so record which one --engine actually reached.
+    from engine.backends import make_backend
+
+    used: list[str] = []
+
+    def recording(name, policy):
+        used.append(name)
+        return make_backend(name, policy)
+
+    monkeypatch.setattr("engine.backends.make_backend", recording)
     result = run("evaluate", "pcb-manufacturer", SAMPLE, "--now", NOW, "--engine", engine_name)
     assert result.exit_code == 0, result.output
+    assert used == [engine_name]
     decision = json.loads(result.output)
     decision_validator.validate(decision)
     assert decision["case_id"] == "240903"
