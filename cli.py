@@ -12,7 +12,7 @@ import click
 
 import engine
 from engine.errors import CaseError, Diagnostic, Location, ZhiduError
-from engine.evaluate import decide, evaluate_case, prepare_case
+from engine.evaluate import decide_with_findings, evaluate_case, prepare_case
 from engine.source import SourceMap, parse_json, read_document
 
 EXIT_CODES = """\b
@@ -264,15 +264,15 @@ def render(
         raise CaseError([Diagnostic(Location(name, 1, 1), "case-invalid", "a case must be a mapping with 'facts'")])
     moment: datetime | str | None = now if now or data.get("now") else datetime.now(policy.timezone)
     facts, case_id, when = prepare_case(policy, data, moment, smap=smap, filename=name)
-    decision = decide(policy, facts, case_id, when, engine=engine_name).to_dict()
+    result, findings = decide_with_findings(policy, facts, case_id, when, engine=engine_name)
+    decision = result.to_dict()
     number = None
     entry = next((f for f in decision["forms"] if f["id"] == form_id), None)
     form = policy.forms_spec.forms.get(form_id) if policy.forms_spec else None
     if counter and form is not None and not (entry or {}).get("number"):
-        findings = {f["id"]: f["value"] for f in decision["findings"]}
         env = Env(facts, findings, when, policy.timezone)
         number = allocate_number(form, env, Counter(counter))
-    text = render_form(policy, decision, facts, form_id, fmt, number)
+    text = render_form(policy, decision, facts, form_id, fmt, number, findings)
     if entry is None:
         click.echo(f"note: this case does not issue form '{form_id}'; rendered blank where facts are missing", err=True)
     if output:

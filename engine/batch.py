@@ -71,6 +71,8 @@ def evaluate_line(
         decision = policy.evaluate(case, moment, engine=engine)
     except ZhiduError as exc:
         return _error(lineno, case_id, exc.code, str(exc)), False, None, False
+    except Exception as exc:  # noqa: BLE001 - a bug on one line must not lose the others; the record names it
+        return _error(lineno, case_id, "internal", f"{type(exc).__name__}: {exc}"), False, None, False
     d = decision.to_dict()
     category = decision.finding("category")
     breached = any(t.get("status") == "breached" for t in d["timers"])

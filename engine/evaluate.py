@@ -82,6 +82,13 @@ def decide(
     policy: Policy, facts: dict[str, Any], case_id: str, moment: datetime, *, engine: str = "durable"
 ) -> Decision:
     """The decision for normalised facts at `moment`."""
+    return decide_with_findings(policy, facts, case_id, moment, engine=engine)[0]
+
+
+def decide_with_findings(
+    policy: Policy, facts: dict[str, Any], case_id: str, moment: datetime, *, engine: str = "durable"
+) -> tuple[Decision, dict[str, Any]]:
+    """The decision, and the findings as typed values (for callers that compute with them, like forms)."""
     from .policy import ENGINES
 
     if engine not in ENGINES:
@@ -100,7 +107,8 @@ def decide(
     sla = compute_sla(policy, facts, values, probes, moment)
     approvals = compute_authority(policy, facts, values, probes, moment)
     penalties = compute_penalties(policy, facts, values, probes, moment, case_id)
-    return _build(policy, case_id, moment, rules, values, outcomes, sla, approvals, penalties, facts, probes)
+    decision = _build(policy, case_id, moment, rules, values, outcomes, sla, approvals, penalties, facts, probes)
+    return decision, values
 
 
 def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:

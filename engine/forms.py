@@ -172,7 +172,7 @@ def _compile_one(c: _Compiler, fid: str, folder: Path, overrides: dict[str, Any]
         else None
     )
     serial = (
-        c.value_expr(prefix + ("numbering", "serial"), numbering["serial"], ("integer", "string"))
+        c.value_expr(prefix + ("numbering", "serial"), numbering["serial"], ("integer",))
         if "serial" in numbering
         else None
     )
@@ -184,7 +184,7 @@ def _compile_one(c: _Compiler, fid: str, folder: Path, overrides: dict[str, Any]
     if numbering.get("pattern"):
         try:
             _format_number(numbering["pattern"], date(2024, 9, 1), 1)
-        except (KeyError, ValueError, IndexError) as exc:
+        except (KeyError, ValueError, IndexError, AttributeError, TypeError) as exc:
             c.error(prefix + ("numbering", "pattern"), "form", f"bad numbering pattern: {exc}")
     return FormDef(
         fid,
@@ -385,7 +385,13 @@ class TemplateProblem(ZhiduError):
 
 
 def render(
-    policy: Policy, decision: dict[str, Any], facts: dict[str, Any], form_id: str, fmt: str, number: str | None = None
+    policy: Policy,
+    decision: dict[str, Any],
+    facts: dict[str, Any],
+    form_id: str,
+    fmt: str,
+    number: str | None = None,
+    findings: dict[str, Any] | None = None,
 ) -> str:
     """The form filled in from the case and its decision, as HTML (escaped) or Markdown."""
     spec: FormsSpec = policy.forms_spec
@@ -400,13 +406,12 @@ def render(
         raise EvaluationError(f"form '{form_id}' has no {fmt} template", code="unknown-form")
     entry = next((f for f in decision["forms"] if f["id"] == form_id), None)
     if entry is None:
-        # Not issued for this case: still fill in what the facts give.
-        findings = {f["id"]: f["value"] for f in decision["findings"]}
+        # Not issued for this case: fill in what the facts and the typed findings give (the decision
+        # holds findings only in their JSON form, which expressions must not compute with).
         from .evaluate import resolve_now
 
-        env_values = Env(
-            facts, findings, resolve_now(policy, decision["evaluated_at"], {}, "<decision>"), policy.timezone
-        )
+        moment = resolve_now(policy, decision["evaluated_at"], {}, "<decision>")
+        env_values = Env(facts, findings or {}, moment, policy.timezone)
         values, _ = field_values(form, env_values, frozenset())
         entry_fields = {k: jsonable(_plain(v), policy.timezone) for k, v in values.items()}
     else:

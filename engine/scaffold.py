@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -54,7 +55,11 @@ def init_pack(target: Path, base: str, pack_id: str | None = None) -> Path:
     bundled = base_root.parent.resolve() == bundled_root().resolve()
     target_abs = target.resolve()
     extends = base_root.name if bundled else os.path.relpath(base_root.resolve(), target_abs)
-    pack_id = pack_id or target_abs.name.lower().replace("_", "-").replace(" ", "-")
+    pack_id = pack_id or re.sub(r"[^a-z0-9-]+", "-", target_abs.name.lower()).strip("-")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", pack_id):
+        raise ZhiduError(
+            f"'{pack_id}' cannot be a pack id: use lower-case letters, digits and dashes (--id acme-complaints)"
+        )
     schema = Path(__file__).resolve().parent / "schemas" / "policy.schema.json"
     target_abs.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".zhidu-init-", dir=target_abs.parent))

@@ -871,3 +871,24 @@ def test_the_browser_check_notices_a_missing_cjk_font(browser_pages):
     rows, swapped = shots["as-is"][2], shots["swapped"][2]
     assert dark_pixels(rows) > 2000  # the page is drawn...
     assert rows[:TITLE_ROWS] == swapped[:TITLE_ROWS]  # ...but its Chinese title is tofu, whatever the characters
+
+
+BAD_NUMBERING = [
+    ("attribute-in-pattern", 'pattern: "Q{serial.x}", serial: ticket_serial', "bad numbering pattern"),
+    ("index-in-pattern", 'pattern: "Q{serial[0]}", serial: ticket_serial', "bad numbering pattern"),
+    ("text-serial", 'pattern: "Q{serial:03d}", serial: customer_note', "expected integer"),
+]
+
+
+@pytest.mark.parametrize("numbering,fragment", [b[1:] for b in BAD_NUMBERING], ids=[b[0] for b in BAD_NUMBERING])
+def test_bad_numbering_is_a_located_validation_error(tmp_path, numbering, fragment):
+    pack = write_pack(tmp_path / "pack")
+    path = pack / "forms" / "note-form" / "form.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace('pattern: "N{yyyy}{mm}-{serial:03d}", date: received_at, serial: ticket_serial', numbering),
+        encoding="utf-8",
+    )
+    errors = engine.compile_pack(pack).errors
+    assert errors and all(e.location.file.endswith("form.yaml") and e.location.line == 4 for e in errors)
+    assert any(fragment in e.message for e in errors), [e.message for e in errors]

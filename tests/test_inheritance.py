@@ -145,3 +145,13 @@ def test_evaluation_through_a_child_pack_matches_the_base_when_nothing_changes(t
     mine = engine.load_policy(pack).evaluate(case, NOW).to_dict()
     theirs = pcb.evaluate(case, NOW).to_dict()
     assert {k: v for k, v in mine.items() if k != "policy"} == {k: v for k, v in theirs.items() if k != "policy"}
+
+
+def test_init_refuses_an_id_that_would_not_validate(tmp_path):
+    runner = CliRunner()
+    bad = runner.invoke(cli.main, ["init", str(tmp_path / "x"), "--from", "pcb-manufacturer", "--id", "bad id!"])
+    assert bad.exit_code == 1 and "cannot be a pack id" in bad.output and not (tmp_path / "x").exists()
+    named = tmp_path / "Acme.Co 2"
+    assert runner.invoke(cli.main, ["init", str(named), "--from", "pcb-manufacturer"]).exit_code == 0
+    assert "id: acme-co-2" in (named / "policy.yaml").read_text(encoding="utf-8")
+    assert runner.invoke(cli.main, ["validate", str(named)]).exit_code == 0

@@ -291,8 +291,13 @@ class DurableBackend:
         for k, rules in enumerate(policy.layers):
             chunks: list[tuple[_Translator, dict[str, Any]]] = []
             for rule in rules:
+                # Decide on a scratch translation first (native, or one computed field when the rule is
+                # too large for durable-rules), so the chunk only counts fields the rule really reads.
                 alone = _Translator()
-                alone.condition(rule.when)
+                whole = _groups({"$and": [ALWAYS, alone.condition(rule.when)]}) > MAX_GROUPS
+                if whole:
+                    alone = _Translator()
+                    alone.computed_whole(rule.when)
                 if alone.property_count() > FIELD_LIMIT:
                     raise EvaluationError(
                         f"rule {rule.id} reads {alone.property_count()} fields; durable-rules fails beyond 64 "
@@ -302,7 +307,7 @@ class DurableBackend:
                 if not chunks or len(chunks[-1][1]) > CHUNK or _merged_count(chunks[-1][0], alone) > FIELD_LIMIT:
                     chunks.append((_Translator(), {SENTINEL: {"all": [{"m": ALWAYS}], "run": _ignore}}))
                 translator, bucket = chunks[-1]
-                bucket[rule.id] = self._rule(rule, translator)
+                bucket[rule.id] = self._rule(rule, translator, whole)
             layer = []
             for c, (translator, bucket) in enumerate(chunks):
                 name = f"zhidu{serial}:{policy.id}@{policy.version}/L{k}/C{c}"
@@ -313,11 +318,9 @@ class DurableBackend:
             with _LOCK:
                 _host().register_rulesets(definitions)
 
-    def _rule(self, rule: CompiledRule, translator: _Translator) -> dict[str, Any]:
-        cond = {"$and": [ALWAYS, translator.condition(rule.when)]}
-        if _groups(cond) > MAX_GROUPS:
-            cond = {"$and": [ALWAYS, translator.computed_whole(rule.when)]}
-        return {"all": [{"m": cond}], "run": self._action(rule.id)}
+    def _rule(self, rule: CompiledRule, translator: _Translator, whole: bool) -> dict[str, Any]:
+        body = translator.computed_whole(rule.when) if whole else translator.condition(rule.when)
+        return {"all": [{"m": {"$and": [ALWAYS, body]}}], "run": self._action(rule.id)}
 
     def _action(self, rid: str) -> Callable[[Any], None]:
         # One parameter exactly: durable-rules treats a two-parameter action as asynchronous.
