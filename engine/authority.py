@@ -217,8 +217,8 @@ def compute(
         entry.update(
             {
                 "approver": approver,
-                "approver_label": _role_label(policy, approver),
-                "chain": [{"role": r, "label": _role_label(policy, r)} for r in chain],
+                "approver_label": policy.role_label(approver),
+                "chain": [{"role": r, "label": policy.role_label(r)} for r in chain],
                 "row": row.index + 1,
             }
         )
@@ -227,12 +227,12 @@ def compute(
         actual = a.actual(env) if a.actual else MISSING
         if actual is not MISSING and approver:
             within = _within(spec, chain, approver, actual)
-            entry.update({"actual": actual, "actual_label": _role_label(policy, actual), "within_authority": within})
+            entry.update({"actual": actual, "actual_label": policy.role_label(actual), "within_authority": within})
             if not within:
                 out.warnings.append(
                     {
                         "code": "beyond-authority",
-                        "message": f"{a.label.zh}: {_role_label(policy, actual)} ({actual}) 超越核决权限，应由 {_role_label(policy, approver)} ({approver}) 核决",
+                        "message": f"{a.label.zh}: {policy.role_label(actual)} ({actual}) 超越核决权限，应由 {policy.role_label(approver)} ({approver}) 核决",
                         "ref": a.ref,
                     }
                 )
@@ -240,11 +240,6 @@ def compute(
                     out.effects.append((f"authority:{a.id}", a.ref, a.on_exceeded))
         out.approvals.append(entry)
     return out
-
-
-def _role_label(policy: Policy, role: Any) -> str:
-    label = policy.roles.get(role) if isinstance(role, str) else None
-    return label.zh if label else str(role)
 
 
 def _within(spec: AuthoritySpec, chain: list[str], approver: str, actual: str) -> bool:

@@ -153,8 +153,8 @@ class _Compiler:
         findings = self.findings = self._findings()
         roles = self.roles = self._declared("roles")
         forms = self.forms = self._declared("forms")
-        scope = self.scope = Scope({f.name: f.type for f in facts}, {f.id: f.value_type for f in findings}, tz)
-        rules = self._rules(scope, findings, roles, forms)
+        self.scope = Scope({f.name: f.type for f in facts}, {f.id: f.value_type for f in findings}, tz)
+        rules = self._rules(findings)
         for section in ("timers", "routes", "duties", "tables", "authority"):
             self.unique_ids((section,), self.data.get(section))
         for i, route in enumerate(self.data.get("routes") or []):
@@ -319,7 +319,7 @@ class _Compiler:
             return MISSING
         return result
 
-    def _rules(self, scope: Scope, findings: list[FindingSpec], roles: dict, forms: dict) -> list[CompiledRule]:
+    def _rules(self, findings: list[FindingSpec]) -> list[CompiledRule]:
         raw = self.data.get("rules")
         if not isinstance(raw, list):
             return []
@@ -337,14 +337,7 @@ class _Compiler:
                 else:
                     seen[rid] = self.loc(path + ("id",))
             text = rule.get("when")
-            typed: ir.Node | None = None
-            if isinstance(text, str):
-                try:
-                    typed = check(parse(text), scope)
-                except ExprError as exc:
-                    self.diags.append(
-                        Diagnostic(self.expr_location(path + ("when",), text, exc.offset), exc.code, exc.message)
-                    )
+            typed = self._typed(path + ("when",), text, boolean=True) if isinstance(text, str) else None
             then = rule.get("then") if _is_map(rule.get("then")) else {}
             sets: list[tuple[str, Any]] = []
             set_raw = then.get("set")

@@ -276,7 +276,7 @@ def _apply(
         )
         if a.to:
             entry["to"] = a.to
-            entry["to_label"] = policy.roles[a.to].zh if a.to in policy.roles else a.to
+            entry["to_label"] = policy.role_label(a.to)
         if a.note:
             entry["note"] = a.note
         _cite(entry, source, ref)

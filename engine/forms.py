@@ -269,8 +269,8 @@ def enrich(
         entry["fields"] = {k: v if type(v) in _JSON_PLAIN else jsonable(_plain(v), tz) for k, v in values.items()}
         entry["missing"] = [{"field": f.id, "label": f.label.zh} for f in missing]
         entry["number"] = number_of(form, env)
-        entry["copies"] = [{"copy": n, "holder": h, "holder_label": _label(policy, h)} for n, h, _ in form.copies]
-        entry["route"] = [{"role": r, "label": _label(policy, r), "budget": b} for r, b in form.route]
+        entry["copies"] = [{"copy": n, "holder": h, "holder_label": policy.role_label(h)} for n, h, _ in form.copies]
+        entry["route"] = [{"role": r, "label": policy.role_label(r), "budget": b} for r, b in form.route]
         if missing:
             names = "、".join(f.label.zh for f in missing)
             warnings.append(
@@ -323,11 +323,6 @@ def _day(form: FormDef, env: Env) -> date:
     if value is MISSING:
         value = env.now
     return value.astimezone(env.tz).date() if isinstance(value, datetime) else value
-
-
-def _label(policy: Policy, role: str) -> str:
-    label = policy.roles.get(role)
-    return label.zh if label else role
 
 
 # ------------------------------------------------------------------------------------------------
@@ -433,9 +428,9 @@ def render(
             for f in form.fields
         ],
         "copies": [
-            {"copy": n, "holder": h, "holder_label": _label(policy, h), "note": note} for n, h, note in form.copies
+            {"copy": n, "holder": h, "holder_label": policy.role_label(h), "note": note} for n, h, note in form.copies
         ],
-        "route": [{"role": r, "label": _label(policy, r), "budget": b} for r, b in form.route],
+        "route": [{"role": r, "label": policy.role_label(r), "budget": b} for r, b in form.route],
         "decision": decision,
         "facts": jsonable(facts, policy.timezone),
         "policy": {"id": policy.id, "version": policy.version, "title": policy.title.zh},

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .expr.pyeval import MISSING, Compiled, Env
+from .expr.pyeval import Compiled, Env, value_or_none
 from .money import format_money
 from .penalties import (
     AdminScale,
@@ -161,9 +161,9 @@ def compute(
     if not spec or (spec.when is not None and spec.when not in probes):
         return out
     env = Env(facts, findings, now, policy.timezone)
-    people = [_person(p) for p in _get(spec.people, env) or ()]
+    people = [_person(p) for p in value_or_none(spec.people, env) or ()]
     if not people:
-        if _get(spec.responsibilities, env) or _get(spec.records, env):
+        if value_or_none(spec.responsibilities, env) or value_or_none(spec.records, env):
             out.warnings.append(
                 {
                     "code": "penalty-people-missing",
@@ -174,17 +174,19 @@ def compute(
         return out
     case = case_id or "-"
     charges: list[tuple[Charge, str]] = []
-    responsibilities = _get(spec.responsibilities, env)
+    responsibilities = value_or_none(spec.responsibilities, env)
     if spec.attribution is not None and responsibilities:
         if spec.sold_within_window is None:
             # The pack has no resale window: the actual loss, without talk of one.
-            actual = _get(spec.actual_loss, env)
+            actual = value_or_none(spec.actual_loss, env)
             if actual is None:
                 raise PenaltyInputError(f"case {case}: the actual loss is not given")
             loss, loss_text = actual, f"按实际损失计 {format_money(actual)}"
         else:
             loss, loss_text = loss_basis(
-                _get(spec.sold_within_window, env), _get(spec.a_grade_price_loss, env), _get(spec.actual_loss, env)
+                value_or_none(spec.sold_within_window, env),
+                value_or_none(spec.a_grade_price_loss, env),
+                value_or_none(spec.actual_loss, env),
             )
         parties = [
             Responsibility(r.get("department"), r.get("person_id"), r.get("unit"), r.get("percent", 100))
@@ -199,7 +201,7 @@ def compute(
                     spec.economic_ref,
                 )
             )
-    for record in _get(spec.records, env) or ():
+    for record in value_or_none(spec.records, env) or ():
         if spec.scale is None:
             break
         ground = spec.grounds.get(record.get("ground", ""))
@@ -267,13 +269,6 @@ def compute(
             )
         out.penalties.append(entry)
     return out
-
-
-def _get(fn: Compiled | None, env: Env) -> Any:
-    if fn is None:
-        return None
-    value = fn(env)
-    return None if value is MISSING else value
 
 
 def _person(raw: dict[str, Any]) -> Person:

@@ -126,6 +126,11 @@ class Policy:
                 self._cache[key] = make_backend(engine, self)
             return self._cache[key]
 
+    def role_label(self, role: Any) -> str:
+        """The Chinese name of a declared role; the id itself when the pack does not declare it."""
+        label = self.roles.get(role) if isinstance(role, str) else None
+        return label.zh if label else str(role)
+
     def case_schema(self) -> dict[str, Any]:
         from .facts import case_schema
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .calendar import BusinessCalendar, CalendarError
 from .durations import BUSINESS_HOURS, CALENDAR, MONTH, WORKING_DAYS, Duration, DurationError, parse_duration
 from .errors import EvaluationError
-from .expr.pyeval import MISSING, Compiled, Env
+from .expr.pyeval import Compiled, Env, value_or_none
 from .facts import Label
 
 if TYPE_CHECKING:
@@ -421,13 +421,6 @@ def compute(
     return out
 
 
-def _value(fn: Compiled | None, env: Env) -> Any:
-    if fn is None:
-        return None
-    value = fn(env)
-    return None if value is MISSING else value
-
-
 def _choose(options: tuple[Option, ...], probes: frozenset[str]) -> Option | None:
     for o in options:
         if o.probe is None or o.probe in probes:
@@ -599,17 +592,17 @@ def _status_fields(
 def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops) -> tuple[dict[str, Any], Effects]:
     tz = policy.timezone
     cal = spec.calendars.get(t.calendar) if t.calendar else None
-    start = stops.get(t.start_timer) if t.start_timer else _value(t.start, env)
-    stop = _value(t.stop, env)
+    start = stops.get(t.start_timer) if t.start_timer else value_or_none(t.start, env)
+    stop = value_or_none(t.stop, env)
     if stop is not None and stop > env.now:
         stop = None  # recorded after `now`: not stopped yet as of `now`
     stops[t.id] = stop
-    pauses, paused_now = _pauses(_value(t.pauses, env), env.now)
+    pauses, paused_now = _pauses(value_or_none(t.pauses, env), env.now)
     entry: dict[str, Any] = {"id": t.id, "kind": "timer", "label": t.label.zh, "ref": t.ref}
     due: datetime | None = None
     kind = CALENDAR
     if t.due_before is not None:
-        anchor = _value(t.due_before[0], env)
+        anchor = value_or_none(t.due_before[0], env)
         whole_day = isinstance(anchor, date) and not isinstance(anchor, datetime)
         if whole_day:
             anchor = datetime.combine(anchor, time(0), tz)
@@ -662,12 +655,12 @@ def _minus(anchor: datetime, d: Duration, tz) -> datetime:
 def _route(policy, spec: SlaSpec, r: Route, env: Env, probes) -> tuple[dict[str, Any], bool]:
     tz = policy.timezone
     cal = spec.calendars.get(r.calendar) if r.calendar else None
-    started = _value(r.start, env)
+    started = value_or_none(r.start, env)
     steps = []
     current = None
     late = False
     for s in r.steps:
-        done = _value(s.done, env)
+        done = value_or_none(s.done, env)
         option = _choose(s.budgets, probes)
         due = _add(cal, started, option.duration, tz) if started is not None and option is not None else None
         kind = option.duration.kind if option else CALENDAR
@@ -716,7 +709,7 @@ def _duty(policy, d: Duty, env: Env) -> dict[str, Any]:
     local = env.now.astimezone(tz)
     period = datetime(local.year, local.month, 1, tzinfo=tz)
     due = period.replace(day=min(d.day, _months.monthrange(local.year, local.month)[1]))
-    done = _value(d.done, env)
+    done = value_or_none(d.done, env)
     if done is None:
         # Without the date it was last done the engine cannot tell met from breached.
         return {

@@ -54,8 +54,12 @@ def compile_expr(node: ir.Node) -> Compiled:
     return _COMPILERS[type(node)](node)
 
 
-def truth(value: Any) -> bool:
-    return value is True
+def value_or_none(fn: Compiled | None, env: Env) -> Any:
+    """The value of an optional compiled expression, None when absent or missing (for calculators)."""
+    if fn is None:
+        return None
+    value = fn(env)
+    return None if value is MISSING else value
 
 
 def _literal(node: ir.Literal) -> Compiled:
