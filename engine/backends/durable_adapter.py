@@ -277,6 +277,16 @@ class _Ruleset:
         self.name = name
         self.paths = dict(translator.paths)
         self.computed = list(translator.computed)
+        # per field: where it sits in the asserted fact, and where its value is read (split once, here)
+        self.reads = [
+            (
+                field_name,
+                tuple(field_name.split(".")),
+                names[:1] == ("findings",),
+                names[1:] if names[:1] == ("findings",) else names,
+            )
+            for field_name, names in self.paths.items()
+        ]
 
 
 class DurableBackend:
@@ -334,21 +344,21 @@ class DurableBackend:
     ) -> dict[str, Any]:
         """The fact asserted for one case: only the fields the ruleset reads, exactly encoded."""
         fact: dict[str, Any] = {"__z": 1}
-        for field_name, names in ruleset.paths.items():
+        for field_name, target, from_findings, source in ruleset.reads:
             if field_name == NOW_FIELD:
                 value: Any = now
             else:
-                value = findings if names[0] == "findings" else facts
-                for name in names[1:] if names[0] == "findings" else names:
+                value = findings if from_findings else facts
+                for name in source:
                     value = value.get(name, MISSING) if isinstance(value, dict) else MISSING
             if value is MISSING:
                 continue
             encoded = encode(value)
             if encoded is None:
                 raise EvaluationError(
-                    f"value of '{'.'.join(names)}' cannot be given to durable-rules exactly: {value!r}"
+                    f"value of '{'.'.join(source)}' cannot be given to durable-rules exactly: {value!r}"
                 )
-            _put(fact, tuple(field_name.split(".")), encoded)
+            _put(fact, target, encoded)
         if ruleset.computed:
             env = Env(facts, findings, now, self.policy.timezone)
             for name, fn in ruleset.computed:
