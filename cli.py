@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +57,16 @@ def command(fn: Callable[..., Any]) -> click.Command:
 @click.option(
     "--explain-origin", is_flag=True, help="show which file each effective entry comes from (packs that extend others)"
 )
-def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool) -> None:
+@click.option(
+    "--today",
+    callback=lambda _c, _p, v: check_date(v),
+    help="the date to measure calendar data against (default: today's date); warns calendar-ends-soon",
+)
+def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool, today: date | None) -> None:
     """Check packs: YAML, schema, expressions and references; print every problem."""
     import json
 
+    from engine.calendar_views import ends_soon
     from engine.loader import load_pack, origins
 
     failed = False
@@ -72,6 +78,9 @@ def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool) -> None:
         try:
             result = engine.compile_pack(ref)
             diags = result.diagnostics
+            if result.policy is not None:
+                # The only clock-dependent check, so it lives here and not in the (pure) compiler.
+                diags = diags + ends_soon(result.policy, today or date.today())
         except ZhiduError as exc:
             diags = exc.diagnostics or [Diagnostic(Location(ref), "error", str(exc))]
         failed = failed or any(d.severity == "error" for d in diags)
@@ -107,6 +116,26 @@ def check_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -
     return value
 
 
+def check_date(value: str | None) -> date | None:
+    """A YYYY-MM-DD option value; a bad one is a usage error (exit 2)."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date: write it as 2027-01-05") from None
+
+
+def check_instant(value: str) -> datetime:
+    """An ISO 8601 datetime argument with its offset; a bad one is a usage error (exit 2)."""
+    from zoneinfo import ZoneInfo
+
+    from engine.facts import parse_datetime
+
+    check_now(None, None, value)  # type: ignore[arg-type]
+    return parse_datetime(value, ZoneInfo("UTC"))
+
+
 def read_case(path: str) -> tuple[Any, SourceMap, str]:
     """A case from a YAML/JSON file, or JSON on stdin for '-'."""
     if path == "-":
@@ -128,7 +157,13 @@ def read_case(path: str) -> tuple[Any, SourceMap, str]:
 )
 @click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
 @click.option("--engine", "engine_name", type=click.Choice(list(engine.ENGINES)), default="durable", show_default=True)
-def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str) -> None:
+@click.option(
+    "--strict-calendar",
+    is_flag=True,
+    help="refuse the decision (exit 4) when a timer needs a year no calendar data covers, "
+    "instead of reporting that timer unknown with a warning",
+)
+def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str, strict_calendar: bool) -> None:
     """Evaluate CASE (YAML/JSON file, or - for JSON on stdin) against PACK."""
     policy = engine.load_policy(pack)
     data, smap, name = read_case(case)
@@ -138,7 +173,9 @@ def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str) 
     if moment is None and not data.get("now"):
         # The engine has no clock; the CLI is where "now" means the current time.
         moment = datetime.now(policy.timezone)
-    decision = evaluate_case(policy, data, moment, engine=engine_name, smap=smap, filename=name)
+    decision = evaluate_case(
+        policy, data, moment, engine=engine_name, smap=smap, filename=name, strict_calendar=strict_calendar
+    )
     click.echo(decision.to_json() if fmt == "json" else decision.to_text(), nl=fmt == "json")
 
 
@@ -288,6 +325,99 @@ def packs() -> None:
     for name in engine.bundled_packs():
         policy = engine.load_policy(name)
         click.echo(f"{name}\t{policy.version}\t{policy.title.zh}")
+
+
+@main.group(epilog=EXIT_CODES)
+def calendar() -> None:
+    """Inspect a pack's business calendars: days off, where each year's data comes from, time between instants."""
+
+
+def calendar_command(fn: Callable[..., Any]) -> click.Command:
+    return calendar.command(cls=ZhiduCommand, epilog=EXIT_CODES)(fn)
+
+
+def _echo_json(value: Any) -> None:
+    import json
+
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+
+
+@calendar_command
+@click.argument("pack")
+@click.option("--year", type=click.IntRange(1900, 2999), help="the year to show (default: this year)")
+@FORMAT
+def show(pack: str, year: int | None, fmt: str) -> None:
+    """The year's days off, make-up workdays (调休), closures and extra workdays, and where each came from."""
+    from engine.calendar_views import show as show_days
+
+    result = show_days(engine.load_policy(pack), year or date.today().year)
+    if fmt == "json":
+        return _echo_json(result)
+    for entry in result:
+        click.echo(f"{entry['calendar']} {entry['year']}: {entry['source'] or 'not covered'}")
+        for day in entry["days"]:
+            name = f"\t{day['holiday']}" if day["holiday"] else ""
+            click.echo(f"  {day['date']}\t{day['kind']}\t{day['source']}{name}")
+
+
+@calendar_command
+@click.argument("packs", nargs=-1, required=True)
+@FORMAT
+def coverage(packs: tuple[str, ...], fmt: str) -> None:
+    """First and last day with official holiday data of every calendar, and the source of each year."""
+    from engine.calendar_views import coverage as coverage_of
+
+    result = [{"pack": ref, "calendars": coverage_of(engine.load_policy(ref))} for ref in packs]
+    if fmt == "json":
+        return _echo_json(result)
+    for item in result:
+        for cal in item["calendars"]:
+            click.echo(
+                f"{item['pack']}\t{cal['calendar']}\t{cal['first_day']} .. {cal['last_day']}\t"
+                f"after: {cal['after_last_day']} (fallback: {cal['fallback']})"
+            )
+            sources: dict[str, list[str]] = {}
+            for year, source in cal["years"].items():
+                sources.setdefault(source, []).append(year)
+            for source, years in sources.items():
+                click.echo(f"  {source}: {_ranges(years)}")
+
+
+def _ranges(years: list[str]) -> str:
+    """2004, 2005, 2006, 2010 → 2004-2006, 2010."""
+    numbers = sorted(int(y) for y in years)
+    parts, start = [], numbers[0]
+    for prev, cur in zip(numbers, numbers[1:] + [0], strict=True):
+        if cur != prev + 1:
+            parts.append(f"{start}-{prev}" if prev != start else str(start))
+            start = cur
+    return ", ".join(parts)
+
+
+@calendar_command
+@click.argument("pack")
+@click.argument("start", callback=lambda _c, _p, v: check_instant(v))
+@click.argument("end", callback=lambda _c, _p, v: check_instant(v))
+@FORMAT
+def between(pack: str, start: datetime, end: datetime, fmt: str) -> None:
+    """Working days and business hours between two instants (ISO 8601 with offset), per calendar."""
+    from engine.calendar_views import between as between_of
+
+    result = between_of(engine.load_policy(pack), start, end)
+    if fmt == "json":
+        return _echo_json(result)
+    for entry in result:
+        if "error" in entry:
+            click.echo(f"{entry['calendar']}: {entry['error']}")
+        else:
+            click.echo(
+                f"{entry['calendar']}: {entry['working_days']} working days, {entry['business_hours']} business hours"
+            )
+    if any("error" in entry for entry in result):
+        sys.exit(4)
 
 
 @command

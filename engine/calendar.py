@@ -5,9 +5,14 @@
 #   timezone: Asia/Shanghai      # IANA zone name; default Asia/Shanghai
 #   holidays: cn                 # cn: mainland public holidays and 调休 working days from the `chinesecalendar`
 #                                #     package (default); none: no public-holiday data at all
-#   fallback: error              # error (default): a date in a year neither the package nor `years:` covers
-#                                #     raises CalendarError naming the year; weekday_only: treat such a year
-#                                #     as plain weeks (only sensible while the official schedule is unknown)
+#   fallback: unknown            # what a year neither the package nor `years:` covers does:
+#                                #   unknown (default): arithmetic that needs the year raises CalendarNotCovered;
+#                                #     the SLA section reports that timer as `unknown` with a warning, the rest
+#                                #     of the decision stands
+#                                #   error: the same, but the SLA section refuses the whole decision
+#                                #   statutory: a provisional year from the statutory holiday list (engine/
+#                                #     statutory.py), no 调休 workdays; decisions carry `calendar-provisional`
+#                                #   weekday_only: plain weeks (only sensible while the official schedule is unknown)
 #   week:                        # required; mon..sun → working intervals "HH:MM-HH:MM" in ascending order;
 #     mon: [08:30-12:00, 13:30-17:30]    # 24:00 may end an interval; an omitted day or [] has no hours
 #     fri: [08:30-12:00, 13:30-17:30]
@@ -21,7 +26,7 @@
 #       workdays: [2031-01-26]   #   the 调休 days: weekend days that are working days
 #
 # Dates are "YYYY-MM-DD" strings (the pack loader keeps YAML timestamps as text) or `datetime.date`.
-# SPEC_SCHEMA below is the same shape as a JSON Schema fragment.
+# SPEC_SCHEMA is policy.schema.json's `$defs/calendar`: one definition for packs and for this module.
 #
 # ── Which days work, and when (first rule that applies) ──
 #   1. `closures` → no hours.  2. `extra_workdays` → the `makeup_hours` weekday's intervals.
@@ -29,7 +34,7 @@
 #      the `makeup_hours` weekday's intervals (a make-up Saturday works a normal weekday, e.g. 2024-09-14);
 #      an official day off → no hours; any other day → rule 4.
 #   4. The `week` entry for that weekday (so a company with Saturday hours works ordinary Saturdays).
-#   A year that rule 3 needs but nothing covers raises CalendarError, unless `fallback: weekday_only`.
+#   A year that rule 3 needs but nothing covers: `fallback` (statutory table, plain weeks, or CalendarNotCovered).
 #   A working day is a day with at least one interval.
 #
 # ── Due times (`add`) ──
@@ -55,11 +60,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, Decimal
+from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -67,10 +74,14 @@ import chinese_calendar
 
 from .durations import BUSINESS_HOURS, CALENDAR, KINDS, MONTH, WORKING_DAYS, Duration, parse_duration
 from .errors import ZhiduError, did_you_mean, json_path
+from .statutory import statutory_days_off
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HOLIDAY_SOURCES = ("cn", "none")
-FALLBACKS = ("error", "weekday_only")
+FALLBACKS = ("unknown", "error", "statutory", "weekday_only")
+DEFAULT_FALLBACK = "unknown"
+# Where a year's days off come from (`BusinessCalendar.year_source`).
+SOURCE_PACK, SOURCE_PACKAGE, SOURCE_STATUTORY, SOURCE_WEEK = "pack", "package", "statutory", "week"
 
 _CN_DAYS_OFF: frozenset[date] = frozenset(chinese_calendar.holidays)
 _CN_WORKDAYS: frozenset[date] = frozenset(chinese_calendar.workdays)
@@ -86,62 +97,9 @@ _MICROSECOND = timedelta(microseconds=1)
 # A year of consecutive days without hours means the calendar has no working days left: stop, don't spin.
 _MAX_IDLE_DAYS = 400
 
-_DATE_LIST = {
-    "type": "array",
-    "items": {"type": "string", "pattern": _DATE_PATTERN, "format": "date"},
-    "uniqueItems": True,
-}
-_INTERVALS = {
-    "type": "array",
-    "items": {"type": "string", "pattern": _INTERVAL_PATTERN, "description": "HH:MM-HH:MM, e.g. 08:30-12:00"},
-}
-
-SPEC_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "A business calendar: working hours, public holidays and the company's own dated changes.",
-    "additionalProperties": False,
-    "required": ["week"],
-    "properties": {
-        "timezone": {"type": "string", "minLength": 1, "default": "Asia/Shanghai", "description": "IANA zone name"},
-        "holidays": {
-            "enum": list(HOLIDAY_SOURCES),
-            "default": "cn",
-            "description": "cn: mainland public holidays and 调休 days from the chinesecalendar package; none: no data",
-        },
-        "fallback": {
-            "enum": list(FALLBACKS),
-            "default": "error",
-            "description": "What a date in a year without holiday data does: error, or weekday_only (plain weeks)",
-        },
-        "week": {
-            "type": "object",
-            "description": "Working intervals per weekday; an omitted day has no hours",
-            "additionalProperties": False,
-            "minProperties": 1,
-            "properties": {name: _INTERVALS for name in WEEKDAYS},
-        },
-        "makeup_hours": {
-            "enum": list(WEEKDAYS),
-            "default": "mon",
-            "description": "Whose hours a 调休 or extra working day works",
-        },
-        "closures": {**_DATE_LIST, "description": "The company's own non-working days"},
-        "extra_workdays": {**_DATE_LIST, "description": "The company's own extra working days"},
-        "years": {
-            "type": "object",
-            "description": "Whole-year holiday tables; a table replaces the package's data for its year",
-            "propertyNames": {"pattern": "^[0-9]{4}$"},
-            "additionalProperties": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "holidays": {**_DATE_LIST, "description": "Every official day off in the year"},
-                    "workdays": {**_DATE_LIST, "description": "Weekend days that are working days (调休)"},
-                },
-            },
-        },
-    },
-}
+SPEC_SCHEMA: dict[str, Any] = json.loads(
+    resources.files(__package__).joinpath("schemas/policy.schema.json").read_text(encoding="utf-8")
+)["$defs"]["calendar"]
 
 Path = tuple[str | int, ...]
 Interval = tuple[datetime, datetime]
@@ -156,6 +114,17 @@ class CalendarError(ZhiduError):
         super().__init__(message)
         # (path inside the spec, message) pairs, so the pack compiler can attach file:line:col to each.
         self.problems: list[tuple[Path, str]] = list(problems)
+
+
+class CalendarNotCovered(CalendarError):
+    """A date in a year the calendar has no public-holiday data for (and no fallback that covers it)."""
+
+    default_code = "calendar-not-covered"
+
+    def __init__(self, day: date):
+        super().__init__(_uncovered_message(day))
+        self.day = day
+        self.year = day.year
 
 
 def _raise_problems(problems: list[tuple[Path, str]]) -> None:
@@ -184,7 +153,7 @@ class BusinessCalendar:
     week: tuple[tuple[tuple[int, int], ...], ...]
     timezone: str = "Asia/Shanghai"
     holidays: str = "cn"
-    fallback: str = "error"
+    fallback: str = DEFAULT_FALLBACK
     makeup_hours: str = "mon"
     closures: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()
@@ -223,7 +192,7 @@ class BusinessCalendar:
         for key, allowed, default in (
             ("timezone", None, "Asia/Shanghai"),
             ("holidays", HOLIDAY_SOURCES, "cn"),
-            ("fallback", FALLBACKS, "error"),
+            ("fallback", FALLBACKS, DEFAULT_FALLBACK),
             ("makeup_hours", WEEKDAYS, "mon"),
         ):
             value = spec.get(key, default)
@@ -274,6 +243,65 @@ class BusinessCalendar:
             if self._utc_intervals(current):
                 return current
         raise CalendarError(f"no working day in the {_MAX_IDLE_DAYS} days after {day}: check the calendar")
+
+    # ── where the days come from ──
+
+    def year_source(self, year: int) -> str | None:
+        """Where `year`'s days off come from: pack, package, statutory or week; None when nothing covers it."""
+        if year in self._tables:
+            return SOURCE_PACK
+        if self.holidays != "cn":
+            return SOURCE_WEEK
+        if year in CN_YEARS:
+            return SOURCE_PACKAGE
+        if self.fallback == "statutory":
+            return SOURCE_STATUTORY
+        if self.fallback == "weekday_only":
+            return SOURCE_WEEK
+        return None
+
+    def official_years(self) -> list[int]:
+        """The years with an official schedule: the package's (holidays: cn) and the pack's own tables."""
+        years = set(self._tables)
+        if self.holidays == "cn":
+            years |= CN_YEARS
+        return sorted(years)
+
+    def last_official_day(self) -> date | None:
+        """The last day of the contiguous run of official years that ends latest (None without any)."""
+        years = self.official_years()
+        return date(years[-1], 12, 31) if years else None
+
+    def days_of(self, year: int) -> list[dict[str, Any]]:
+        """The year's exceptions to the plain week, in date order: days off, make-up workdays, the company's
+        closures and extra working days — each with its kind, its source and, where known, its holiday."""
+        source = self.year_source(year)
+        out: dict[date, dict[str, Any]] = {}
+
+        def put(day: date, kind: str, origin: str, name: str | None = None) -> None:
+            out[day] = {"date": day.isoformat(), "kind": kind, "source": origin, "holiday": name}
+
+        if source == SOURCE_PACK:
+            table = self._tables[year]
+            for day in table.holidays:
+                put(day, "day-off", SOURCE_PACK)
+            for day in table.workdays:
+                put(day, "makeup-workday", SOURCE_PACK)
+        elif source == SOURCE_PACKAGE:
+            for day in (d for d in _CN_DAYS_OFF if d.year == year):
+                put(day, "day-off", SOURCE_PACKAGE, chinese_calendar.holidays.get(day))
+            for day in (d for d in _CN_WORKDAYS if d.year == year):
+                put(day, "makeup-workday", SOURCE_PACKAGE, chinese_calendar.workdays.get(day))
+        elif source == SOURCE_STATUTORY:
+            for day, name in statutory_days_off(year).items():
+                put(day, "day-off", SOURCE_STATUTORY, name)
+        for day in self.closures:
+            if day.year == year:
+                put(day, "closure", "closures")
+        for day in self.extra_workdays:
+            if day.year == year:
+                put(day, "extra-workday", "extra_workdays")
+        return [out[day] for day in sorted(out)]
 
     # ── arithmetic ──
 
@@ -417,13 +445,15 @@ class BusinessCalendar:
             return ()
         if day in self.extra_workdays:
             return makeup
-        table = self._tables.get(day.year)
-        if table is not None:
-            days_off, workdays = table.holidays, table.workdays
-        elif self.holidays == "cn" and day.year in CN_YEARS:
+        source = self.year_source(day.year)
+        if source == SOURCE_PACK:
+            days_off, workdays = self._tables[day.year].holidays, self._tables[day.year].workdays
+        elif source == SOURCE_PACKAGE:
             days_off, workdays = _CN_DAYS_OFF, _CN_WORKDAYS
-        elif self.holidays == "cn" and self.fallback == "error":
-            raise CalendarError(_uncovered_message(day))
+        elif source == SOURCE_STATUTORY:
+            days_off, workdays = frozenset(statutory_days_off(day.year)), frozenset()
+        elif source is None:
+            raise CalendarNotCovered(day)
         else:
             return self.week[day.weekday()]
         if day in workdays:
@@ -503,7 +533,7 @@ def _uncovered_message(day: date) -> str:
     return (
         f"no public-holiday data for {day.year} (needed for {day.isoformat()}): the chinesecalendar package "
         f"covers {first}-{last}; add a `years: {day.year}:` table with that year's holidays and 调休 workdays "
-        f"to the calendar, or set `fallback: weekday_only`"
+        f"to the calendar (docs/adopting.md), or set `fallback: statutory` (provisional) or `fallback: weekday_only`"
     )
 
 

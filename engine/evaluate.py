@@ -60,9 +60,20 @@ def evaluate_case(
     engine: str = "durable",
     smap: SourceMap | None = None,
     filename: str = "<case>",
+    strict_calendar: bool = False,
 ) -> Decision:
     facts, case_id, moment = prepare_case(policy, case, now, smap=smap, filename=filename)
-    return decide(policy, facts, case_id, moment, engine=engine)
+    decision = decide(policy, facts, case_id, moment, engine=engine)
+    if strict_calendar:
+        refuse_uncovered(decision)
+    return decision
+
+
+def refuse_uncovered(decision: Decision) -> None:
+    """Strict calendars: a decision with a timer whose calendar lacks a year is refused as a whole."""
+    gaps = [w["message"] for w in decision.warnings if w["code"] == "calendar-not-covered"]
+    if gaps:
+        raise EvaluationError("\n".join(gaps), code="calendar-not-covered")
 
 
 def prepare_case(

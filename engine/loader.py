@@ -217,6 +217,10 @@ def merge_packs(base: RawPack, child: RawPack) -> RawPack:
                     merged[name] = value
                     _copy(base.smap, (key, name), out.smap, (key, name))
             for name, value in (c or {}).items():
+                inherited = b.get(name) if name not in drop else None
+                if key == "calendars" and isinstance(inherited, dict) and isinstance(value, dict):
+                    merged[name] = _merge_calendar(inherited, value, (key, name), base.smap, child.smap, out.smap)
+                    continue
                 merged[name] = value
                 _copy(child.smap, (key, name), out.smap, (key, name))
             out.data[key] = merged
@@ -231,6 +235,40 @@ def merge_packs(base: RawPack, child: RawPack) -> RawPack:
                 out.smap.keys[(key,)] = top.smap.keys[(key,)]
     out.data["extends"] = child.data.get("extends")
     return out
+
+
+CALENDAR_ADDITIVE = ("closures", "extra_workdays")
+
+
+def _merge_calendar(
+    b: dict[str, Any], c: dict[str, Any], at: tuple[object, ...], bmap: SourceMap, cmap: SourceMap, out: SourceMap
+) -> dict[str, Any]:
+    """A calendar the child names again refines the inherited one: `years` merge by year (the child's
+    table for a year replaces the base's), `closures` and `extra_workdays` are added to, any other field
+    the child gives replaces the base's — so a company pack adds a year without repeating `week`."""
+    merged = dict(b)
+    _copy(bmap, at, out, at)
+    for field_name, value in c.items():
+        here = at + (field_name,)
+        inherited = b.get(field_name)
+        if field_name == "years" and isinstance(inherited, dict) and isinstance(value, dict):
+            merged[field_name] = {**inherited, **value}
+            for year in value:
+                _copy(cmap, here + (year,), out, here + (year,))
+        elif field_name in CALENDAR_ADDITIVE and isinstance(inherited, list) and isinstance(value, list):
+            extra = [day for day in value if day not in inherited]
+            merged[field_name] = inherited + extra
+            for j, day in enumerate(value):
+                if day in extra:
+                    _copy(cmap, here + (j,), out, here + (len(inherited) + extra.index(day),))
+        else:
+            merged[field_name] = value
+            _copy(cmap, here, out, here)
+        if here in cmap.values:
+            out.values[here] = cmap.values[here]
+        if here in cmap.keys:
+            out.keys[here] = cmap.keys[here]
+    return merged
 
 
 def _merge_list(key, base, child, b, c, drop, smap) -> list[Any]:

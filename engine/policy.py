@@ -137,9 +137,17 @@ class Policy:
         return case_schema(self.facts)
 
     def evaluate(
-        self, case: Mapping[str, Any], now: datetime | str | None = None, *, engine: str = "durable"
+        self,
+        case: Mapping[str, Any],
+        now: datetime | str | None = None,
+        *,
+        engine: str = "durable",
+        strict_calendar: bool = False,
     ) -> Decision:
-        """Decide a case. `case` is {"case_id": ..., "facts": {...}}; `now` is required (or case["now"])."""
+        """Decide a case. `case` is {"case_id": ..., "facts": {...}}; `now` is required (or case["now"]).
+
+        A timer whose calendar lacks a year is reported `unknown` with a `calendar-not-covered` warning;
+        `strict_calendar=True` refuses such a decision instead (EvaluationError, code calendar-not-covered)."""
         from .evaluate import evaluate_case
 
-        return evaluate_case(self, case, now, engine=engine)
+        return evaluate_case(self, case, now, engine=engine, strict_calendar=strict_calendar)

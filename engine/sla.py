@@ -8,9 +8,9 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from .calendar import BusinessCalendar, CalendarError
+from .calendar import SOURCE_STATUTORY, BusinessCalendar, CalendarError, CalendarNotCovered
 from .durations import BUSINESS_HOURS, CALENDAR, MONTH, WORKING_DAYS, Duration, DurationError, parse_duration
-from .errors import EvaluationError
+from .errors import EvaluationError, Location
 from .expr.pyeval import Compiled, Env, value_or_none
 from .facts import Label
 
@@ -93,6 +93,8 @@ class Duty:
 @dataclass(frozen=True)
 class SlaSpec:
     calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
+    # calendar id → where it is defined: where a missing year's table goes
+    calendar_sites: dict[str, Location] = field(default_factory=dict)
     timers: tuple[Timer, ...] = ()
     routes: tuple[Route, ...] = ()
     duties: tuple[Duty, ...] = ()
@@ -110,7 +112,8 @@ def compile_sla(c: _Compiler) -> SlaSpec:
     timers = _timers(c, calendars)
     routes = _routes(c, calendars, {t.id: t for t in timers})
     duties = _duties(c)
-    return SlaSpec(calendars, tuple(timers), tuple(routes), tuple(duties))
+    sites = {cid: c.loc(("calendars", cid), key=True) for cid in calendars}
+    return SlaSpec(calendars, sites, tuple(timers), tuple(routes), tuple(duties))
 
 
 def _calendars(c: _Compiler) -> dict[str, BusinessCalendar]:
@@ -399,26 +402,82 @@ def compute(
     if not spec:
         return out
     env = Env(facts, findings, now, policy.timezone)
-    try:
-        stops: dict[str, datetime | None] = {}
-        for t in spec.timers:
-            entry, effects = _timer(policy, spec, t, env, probes, stops)
-            out.timers.append(entry)
-            if effects:
-                out.effects.append((f"timer:{t.id}", t.ref, effects))
-        for r in spec.routes:
-            entry, late = _route(policy, spec, r, env, probes)
-            out.timers.append(entry)
-            if late and r.on_late_step:
-                out.effects.append((f"route:{r.id}", r.ref, r.on_late_step))
-        for d in spec.duties:
-            entry = _duty(policy, d, env)
-            out.timers.append(entry)
-            if entry["status"] == "breached" and d.on_breach:
-                out.effects.append((f"duty:{d.id}", d.ref, d.on_breach))
-    except CalendarError as exc:
-        raise EvaluationError(str(exc), code="calendar-not-covered") from None
+    gaps = _Gaps(spec)
+    stops: dict[str, datetime | None] = {}
+    for t in spec.timers:
+        entry, effects = _timer(policy, spec, t, env, probes, stops, gaps)
+        out.timers.append(entry)
+        if effects:
+            out.effects.append((f"timer:{t.id}", t.ref, effects))
+    for r in spec.routes:
+        entry, late = _route(policy, spec, r, env, probes, gaps)
+        out.timers.append(entry)
+        if late and r.on_late_step:
+            out.effects.append((f"route:{r.id}", r.ref, r.on_late_step))
+    for d in spec.duties:
+        entry = _duty(policy, d, env)
+        out.timers.append(entry)
+        if entry["status"] == "breached" and d.on_breach:
+            out.effects.append((f"duty:{d.id}", d.ref, d.on_breach))
+    out.warnings.extend(gaps.warnings())
     return out
+
+
+class _Gaps:
+    """What the calendars could not answer in one evaluation: uncovered years (per timer) and provisional
+    years used, turned into the decision's warnings. A calendar set to `fallback: error` refuses instead."""
+
+    def __init__(self, spec: SlaSpec):
+        self.spec = spec
+        self.uncovered: list[dict[str, Any]] = []
+        self.provisional: dict[tuple[str, int], list[str]] = {}
+
+    def missing(self, source: str, ref: str, cal_id: str | None, exc: CalendarNotCovered, what: str) -> None:
+        cal = self.spec.calendars.get(cal_id or "")
+        site = self.spec.calendar_sites.get(cal_id or "")
+        if cal is not None and cal.fallback == "error":
+            raise EvaluationError(f"{source}: {exc}", code="calendar-not-covered")
+        fix = (
+            f"add `years: {exc.year}:` with that year's days off and 调休 workdays to calendar '{cal_id}'"
+            f"{f' ({site})' if site else ''}, or set its `fallback: statutory` (provisional); see docs/adopting.md"
+        )
+        self.uncovered.append(
+            {
+                "code": "calendar-not-covered",
+                "message": f"{source}: {what}: no public-holiday data for {exc.year} "
+                f"(needed for {exc.day.isoformat()}); {fix}",
+                "timer": source,
+                "year": exc.year,
+                "calendar": cal_id or "",
+                "ref": ref,
+            }
+        )
+
+    def used(self, source: str, cal_id: str | None, first: datetime | None, last: datetime | None) -> None:
+        """Note the provisional (statutory) years between two instants a timer's arithmetic went through."""
+        cal = self.spec.calendars.get(cal_id or "")
+        if cal is None or first is None or last is None or cal.fallback != "statutory":
+            return
+        lo, hi = sorted((first.astimezone(cal.tzinfo).year, last.astimezone(cal.tzinfo).year))
+        for year in range(lo, hi + 1):
+            if cal.year_source(year) == SOURCE_STATUTORY:
+                self.provisional.setdefault((str(cal_id), year), []).append(source)
+
+    def warnings(self) -> list[dict[str, Any]]:
+        out = list(self.uncovered)
+        for (cal_id, year), sources in sorted(self.provisional.items()):
+            names = ", ".join(dict.fromkeys(sources))
+            out.append(
+                {
+                    "code": "calendar-provisional",
+                    "message": f"{names}: calendar '{cal_id}' has no official schedule for {year}; its days off "
+                    f"are provisional (the statutory holidays, without the State Council's 调休 workdays)",
+                    "timer": sources[0],
+                    "year": year,
+                    "calendar": cal_id,
+                }
+            )
+        return out
 
 
 def _choose(options: tuple[Option, ...], probes: frozenset[str]) -> Option | None:
@@ -572,24 +631,32 @@ def _status_fields(
         status = "paused"
     else:
         status = "running"
-    used = _measure(cal, kind, start, end, pauses)
-    measured_total = _measure(cal, kind, start, due, pauses)
-    total = measured_total or SECOND
     out: dict[str, Any] = {"status": status}
+    try:
+        used = _measure(cal, kind, start, end, pauses)
+        measured_total = _measure(cal, kind, start, due, pauses)
+    except CalendarNotCovered as exc:
+        # The status stands (it compares instants); how much is left or late cannot be counted.
+        out["_uncovered"] = exc
+        return out
+    total = measured_total or SECOND
     # Without pauses the spans add up, so what is left (or late) is a difference, not a new count.
-    if end <= due:
-        left = measured_total - used if not pauses else _measure(cal, kind, end, due, [])
-        out["remaining"] = {"text": _amount(cal, kind, left, end), "seconds": int(left // SECOND)}
-    else:
-        late = used - measured_total if not pauses else _measure(cal, kind, due, end, [])
-        out["overdue"] = {"text": _amount(cal, kind, late, due), "seconds": int(late // SECOND)}
+    try:
+        if end <= due:
+            left = measured_total - used if not pauses else _measure(cal, kind, end, due, [])
+            out["remaining"] = {"text": _amount(cal, kind, left, end), "seconds": int(left // SECOND)}
+        else:
+            late = used - measured_total if not pauses else _measure(cal, kind, due, end, [])
+            out["overdue"] = {"text": _amount(cal, kind, late, due), "seconds": int(late // SECOND)}
+    except CalendarNotCovered as exc:
+        out["_uncovered"] = exc
     exact = Decimal(used // SECOND) * 100 / Decimal(total // SECOND)
     out["percent_elapsed"] = str(exact.quantize(Decimal("0.1"), ROUND_HALF_UP))
     out["_percent"] = exact  # thresholds compare the exact share, not the rounded one
     return out
 
 
-def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops) -> tuple[dict[str, Any], Effects]:
+def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops, gaps: _Gaps) -> tuple[dict[str, Any], Effects]:
     tz = policy.timezone
     cal = spec.calendars.get(t.calendar) if t.calendar else None
     start = stops.get(t.start_timer) if t.start_timer else value_or_none(t.start, env)
@@ -623,7 +690,12 @@ def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops) -> tuple[di
         kind = option.duration.kind
         entry["goal"] = str(option.duration)
         if start is not None:
-            due = _due(cal, start, option.duration, pauses, tz)
+            try:
+                due = _due(cal, start, option.duration, pauses, tz)
+            except CalendarNotCovered as exc:
+                gaps.missing(f"timer:{t.id}", t.ref, t.calendar, exc, "due time unknown")
+                entry.update(_unknown(t.calendar, start, stop, tz))
+                return entry, Effects()
     paused = _overlap(pauses, start, min(stop or env.now, env.now), cal, False) if start else timedelta(0)
     entry.update(
         {
@@ -635,12 +707,30 @@ def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops) -> tuple[di
         }
     )
     entry.update(_status_fields(cal, kind, start, due, stop, env.now, pauses, tz, paused_now))
+    uncovered = entry.pop("_uncovered", None)
+    if uncovered is not None:
+        gaps.missing(
+            f"timer:{t.id}", t.ref, t.calendar, uncovered, f"{entry['status']}, but the time left or late is unknown"
+        )
+    gaps.used(f"timer:{t.id}", t.calendar, start, max((x for x in (due, stop, env.now) if x is not None), default=None))
     pct = entry.pop("_percent", Decimal(0))
     entry["warnings_reached"] = [w for w in t.warn_at if pct >= w]
     effects = Effects()
     if entry["status"] == "breached":
         effects = t.on_late if stop is not None and stop <= env.now else t.on_breach
     return entry, effects
+
+
+def _unknown(calendar: str | None, start: datetime | None, stop: datetime | None, tz) -> dict[str, Any]:
+    """A timer whose due time the calendar cannot compute: no due time, no progress, no breach effects."""
+    return {
+        "calendar": calendar,
+        "started_at": _iso(start, tz),
+        "due_at": None,
+        "stopped_at": _iso(stop, tz),
+        "status": "unknown",
+        "warnings_reached": [],
+    }
 
 
 def _minus(anchor: datetime, d: Duration, tz) -> datetime:
@@ -652,7 +742,7 @@ def _minus(anchor: datetime, d: Duration, tz) -> datetime:
     return anchor - d.amount
 
 
-def _route(policy, spec: SlaSpec, r: Route, env: Env, probes) -> tuple[dict[str, Any], bool]:
+def _route(policy, spec: SlaSpec, r: Route, env: Env, probes, gaps: _Gaps) -> tuple[dict[str, Any], bool]:
     tz = policy.timezone
     cal = spec.calendars.get(r.calendar) if r.calendar else None
     started = value_or_none(r.start, env)
@@ -662,9 +752,20 @@ def _route(policy, spec: SlaSpec, r: Route, env: Env, probes) -> tuple[dict[str,
     for s in r.steps:
         done = value_or_none(s.done, env)
         option = _choose(s.budgets, probes)
-        due = _add(cal, started, option.duration, tz) if started is not None and option is not None else None
         kind = option.duration.kind if option else CALENDAR
-        fields = _status_fields(cal, kind, started, due, done, env.now, [], tz)
+        try:
+            due = _add(cal, started, option.duration, tz) if started is not None and option is not None else None
+        except CalendarNotCovered as exc:
+            gaps.missing(f"route:{r.id}", r.ref, r.calendar, exc, f"step '{s.id}': due time unknown")
+            due = None
+            fields: dict[str, Any] = {"status": "unknown"}
+        else:
+            fields = _status_fields(cal, kind, started, due, done, env.now, [], tz)
+            uncovered = fields.pop("_uncovered", None)
+            if uncovered is not None:
+                what = f"step '{s.id}': {fields['status']}, but the time left or late is unknown"
+                gaps.missing(f"route:{r.id}", r.ref, r.calendar, uncovered, what)
+            gaps.used(f"route:{r.id}", r.calendar, started, max((x for x in (due, done, env.now) if x), default=None))
         step = {
             "id": s.id,
             "label": s.label.zh,
@@ -678,7 +779,7 @@ def _route(policy, spec: SlaSpec, r: Route, env: Env, probes) -> tuple[dict[str,
         step.pop("_percent", None)
         steps.append(step)
         late = late or fields["status"] == "breached"
-        if current is None and done is None and fields["status"] in ("running", "breached", "paused"):
+        if current is None and done is None and fields["status"] in ("running", "breached", "paused", "unknown"):
             current = s.id
         started = done if done is not None and started is not None else None
     statuses = [s["status"] for s in steps]
@@ -687,6 +788,8 @@ def _route(policy, spec: SlaSpec, r: Route, env: Env, probes) -> tuple[dict[str,
         if "breached" in statuses
         else "met"
         if statuses and all(s == "met" for s in statuses)
+        else "unknown"
+        if "unknown" in statuses
         else "running"
         if current
         else "pending"

@@ -608,14 +608,83 @@ def test_one_mistake_gives_one_error(tmp_path, text, code):
 # ------------------------------------------------------------------------------------------------
 # 9. years the holiday data does not cover
 # ------------------------------------------------------------------------------------------------
+def warnings_of(decision: dict[str, Any], code: str) -> list[dict[str, Any]]:
+    return [w for w in decision["warnings"] if w["code"] == code]
+
+
+def test_a_year_without_holiday_data_leaves_that_timer_unknown(decide):
+    decision = decide({"far_strict_at": "2031-03-03T10:00:00+08:00"}, "2031-03-05T10:00:00+08:00")
+    t = entry(decision, "far-strict")
+    assert (t["status"], t["due_at"], t["started_at"]) == ("unknown", None, "2031-03-03T10:00:00+08:00")
+    (warning,) = warnings_of(decision, "calendar-not-covered")
+    assert (warning["timer"], warning["year"], warning["calendar"], warning["ref"]) == (
+        "timer:far-strict",
+        2031,
+        "office",
+        "T-2031",
+    )
+    assert "no public-holiday data for 2031" in warning["message"]
+    assert "years: 2031:" in warning["message"]
+    assert "sla.yaml:3:" in warning["message"]  # where the year's table goes
+    # the rest of the decision stands: other timers are computed, nothing fires from the unknown one
+    assert entry(decision, "return-visit")["status"] in ("pending", "running")
+    assert not [e for e in decision["trace"] if e["rule"] == "timer:far-strict"]
+
+
+def test_a_due_time_before_the_gap_keeps_its_status_and_warns_about_the_span(decide):
+    # due in 2026 (covered), now in 2027: breached is certain, the overdue working time is not
+    decision = decide({"far_strict_at": "2026-12-28T10:00:00+08:00"}, "2027-01-05T10:00:00+08:00")
+    t = entry(decision, "far-strict")
+    assert (t["status"], t["due_at"]) == ("breached", "2026-12-29T17:00:00+08:00")
+    assert "overdue" not in t and "percent_elapsed" not in t
+    (warning,) = warnings_of(decision, "calendar-not-covered")
+    assert "breached, but the time left or late is unknown" in warning["message"]
+
+
 @pytest.mark.parametrize("engine_name", engine.ENGINES)
-def test_a_year_without_holiday_data_is_an_error(policy, engine_name):
-    case = {"case_id": "far", "facts": {"far_strict_at": "2031-03-03T10:00:00+08:00"}}
+def test_fallback_error_refuses_the_decision(policy, engine_name):
+    case = {"case_id": "far", "facts": {"far_refuse_at": "2031-03-03T10:00:00+08:00"}}
     with pytest.raises(engine.EvaluationError) as info:
         policy.evaluate(case, "2031-03-05T10:00:00+08:00", engine=engine_name)
     assert info.value.code == "calendar-not-covered"
+    assert "timer:far-refuse" in str(info.value)
     assert "no public-holiday data for 2031" in str(info.value)
-    assert "2031-03-03" in str(info.value)
+
+
+@pytest.mark.parametrize("engine_name", engine.ENGINES)
+def test_strict_calendar_refuses_any_uncovered_timer(policy, engine_name):
+    case = {"case_id": "far", "facts": {"far_strict_at": "2031-03-03T10:00:00+08:00"}}
+    with pytest.raises(engine.EvaluationError) as info:
+        policy.evaluate(case, "2031-03-05T10:00:00+08:00", engine=engine_name, strict_calendar=True)
+    assert info.value.code == "calendar-not-covered"
+
+
+PROVISIONAL = [
+    # (id, start, now, due, status): 2031 statutory days off: 01-01, 01-22..25 (Spring Festival), 05-01/02 ...
+    ("ordinary-week", "2031-03-03T10:00", "2031-03-04T10:00", "2031-03-04T17:00", "running"),
+    ("labour-day-is-off", "2031-04-30T10:00", "2031-05-01T10:00", "2031-05-05T17:00", "running"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("start", "now", "due", "status"), [p[1:] for p in PROVISIONAL], ids=[p[0] for p in PROVISIONAL]
+)
+def test_statutory_fallback_is_provisional(decide, start, now, due, status):
+    decision = decide({"far_provisional_at": start + ":00+08:00"}, now + ":00+08:00")
+    t = entry(decision, "far-provisional")
+    assert (t["due_at"], t["status"]) == (due + ":00+08:00", status)
+    (warning,) = warnings_of(decision, "calendar-provisional")
+    assert (warning["year"], warning["calendar"], warning["timer"]) == (
+        2031,
+        "office-statutory",
+        "timer:far-provisional",
+    )
+
+
+def test_covered_years_carry_no_provisional_warning(decide):
+    decision = decide({"far_provisional_at": "2025-03-03T10:00:00+08:00"}, "2025-03-04T10:00:00+08:00")
+    assert warnings_of(decision, "calendar-provisional") == []
+    assert warnings_of(decision, "calendar-not-covered") == []
 
 
 def test_a_month_goal_needs_no_holiday_data(decide):
