@@ -408,14 +408,15 @@ def between(pack: str, start: datetime, end: datetime, fmt: str) -> None:
 
     result = between_of(engine.load_policy(pack), start, end)
     if fmt == "json":
-        return _echo_json(result)
-    for entry in result:
+        _echo_json(result)
+    for entry in result if fmt == "text" else ():
         if "error" in entry:
             click.echo(f"{entry['calendar']}: {entry['error']}")
         else:
             click.echo(
                 f"{entry['calendar']}: {entry['working_days']} working days, {entry['business_hours']} business hours"
             )
+    # a span the calendar cannot count is an evaluation failure, as for a timer under --strict-calendar
     if any("error" in entry for entry in result):
         sys.exit(4)
 
