@@ -335,3 +335,16 @@ def test_evaluate_at_2027_exits_0_with_the_warning_and_4_when_strict():
     assert "calendar-not-covered" in {w["code"] for w in json.loads(ok.output)["warnings"]}
     strict = run("evaluate", "after-sales-standard", case, now, "--strict-calendar")
     assert strict.exit_code == 4 and "no public-holiday data for 2027" in strict.output
+
+
+def test_batch_writes_2027_lines_as_decisions_with_warnings(tmp_path):
+    case = example(ROOT / "policies/after-sales-standard/examples/general-complaint.yaml")
+    case["now"] = "2027-01-05T10:00:00+08:00"
+    source = tmp_path / "cases.jsonl"
+    source.write_text(json.dumps(case, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    result = run("batch", "after-sales-standard", str(source), "-o", str(tmp_path / "out.jsonl"))
+    assert result.exit_code == 0, result.output
+    (line,) = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
+    decision = json.loads(line)
+    assert "error" not in decision
+    assert "calendar-not-covered" in {w["code"] for w in decision["warnings"]}
