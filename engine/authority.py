@@ -40,7 +40,8 @@ class AuthoritySpec:
     entries: tuple[Authority, ...] = ()
     ranks: dict[str, int] = field(default_factory=dict)
     # per table: (row index, probe id), built once at compile time
-    row_probes: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
+    # table id → probe id → row index: the rows a case matched come from its (few) probes, not a row scan
+    row_probes: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.entries or self.tables)
@@ -62,7 +63,7 @@ def compile_authority(c: _Compiler) -> AuthoritySpec:
         _lint(c, c.table_index.get(tid, index), table, role_outputs.get(tid, set()))
     raw_roles = c.data.get("roles") if isinstance(c.data.get("roles"), dict) else {}
     ranks = {k: v["rank"] for k, v in raw_roles.items() if isinstance(v, dict) and isinstance(v.get("rank"), int)}
-    row_probes = {tid: tuple((r.index, row_probe(tid, r.index)) for r in t.rows) for tid, t in tables.items()}
+    row_probes = {tid: {row_probe(tid, r.index): r.index for r in t.rows} for tid, t in tables.items()}
     return AuthoritySpec(tables, tuple(entries), ranks, row_probes)
 
 
@@ -196,7 +197,8 @@ def compute(
         if a.when is not None and a.when not in probes:
             continue
         table = spec.tables[a.table]
-        matched = [index for index, pid in spec.row_probes[table.id] if pid in probes]
+        rows_of = spec.row_probes[table.id]
+        matched = sorted(rows_of[pid] for pid in probes if pid in rows_of)
         rows = table.select(matched)
         entry: dict[str, Any] = {"id": a.id, "label": a.label.zh, "ref": a.ref, "table": table.id}
         amount = a.amount(env) if a.amount else MISSING

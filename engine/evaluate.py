@@ -107,9 +107,9 @@ def decide_with_findings(
     backend = policy.backend(engine)
     fired: list[CompiledRule] = []
     values, outcomes = _resolve(policy, fired)  # defaults, readable from the first layer on
-    for index, layer in enumerate(policy.layers):
+    for index, lookup in enumerate(policy.layer_lookup):
         ids = backend.fire(index, facts, values, moment)
-        new = [r for r in layer if r.id in ids]
+        new = [rule for _place, rule in sorted(lookup[i] for i in ids if i in lookup)]
         if new:
             fired.extend(new)
             values, outcomes = _resolve(policy, fired)

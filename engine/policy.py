@@ -110,6 +110,15 @@ class Policy:
         return self._cache["layers"]
 
     @property
+    def layer_lookup(self) -> tuple[dict[str, tuple[int, CompiledRule]], ...]:
+        """Per layer: rule id → (its place in the layer, the rule), so fired ids map back without a scan."""
+        if "layer_lookup" not in self._cache:
+            self._cache["layer_lookup"] = tuple(
+                {rule.id: (place, rule) for place, rule in enumerate(layer)} for layer in self.layers
+            )
+        return self._cache["layer_lookup"]
+
+    @property
     def normaliser(self) -> Normaliser:
         with self._lock:
             if "normaliser" not in self._cache:
