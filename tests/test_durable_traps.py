@@ -259,3 +259,17 @@ def test_constant_arithmetic_is_folded_before_durable_sees_it(tmp_path):
         "durations",
     ]
     assert agree(policy, {"a": 2}) == []
+
+
+def test_more_than_64_tests_holding_at_once_are_split_into_rulesets(tmp_path):
+    # Found with a 70-row decision table: raw durable-rules fails (error 303) once 65 tests of one
+    # ruleset hold for the asserted fact, even on a single field.
+    with pytest.raises(Exception, match="303"):
+        raw_fire({f"r{i}": {"$gte": {"a": i}} for i in range(65)}, {"a": 100})
+    rules = "\n".join(
+        f"- {{id: r{i}, ref: x, when: a >= {i} and a < {i + 1000}, then: {{warnings: [w]}}}}" for i in range(200)
+    )
+    policy = make_pack(tmp_path, "a: {type: integer}", rules)
+    for value in (0, 64, 65, 150, 199, 5000):
+        agree(policy, {"a": value})
+    assert len(agree(policy, {"a": 199})) == 200

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -57,6 +58,10 @@ MAX_GROUPS = 12  # measured here: 15 nested $and/$or groups in a rule work, 16 f
 # durable-rules fails on a fact of 256 properties (nested ones count: error 302) and, measured here,
 # when one ruleset tests more than 64 distinct fields present in the fact (error 303).
 FIELD_LIMIT = 60
+# Found here too: a ruleset in which more than 64 tests hold at once for one fact fails with the same
+# error 303 (a 70-row decision table on one amount, asserted with an amount that passes 65 `>=` bounds).
+# Chunks are cut so that a ruleset holds at most this many tests, whatever the fact.
+TEST_LIMIT = 60
 SCALE = 10**6  # numbers carry at most 6 decimal places (facts.NUMBER_PLACES)
 LIMIT = 10**18  # int64 headroom for sums of two encoded values
 LONG_STRING = 16_000  # bytes; durable-rules wraps string lengths at 65,536
@@ -300,6 +305,7 @@ class DurableBackend:
         definitions: dict[str, dict[str, Any]] = {}
         for k, rules in enumerate(policy.layers):
             chunks: list[tuple[_Translator, dict[str, Any]]] = []
+            counts: list[set[str]] = []  # per chunk: the tests that may hold together (TEST_LIMIT)
             for rule in rules:
                 # Decide on a scratch translation first (native, or one computed field when the rule is
                 # too large for durable-rules), so the chunk only counts fields the rule really reads.
@@ -314,10 +320,18 @@ class DurableBackend:
                         "(use --engine python)",
                         code="durable-limit",
                     )
-                if not chunks or len(chunks[-1][1]) > CHUNK or _merged_count(chunks[-1][0], alone) > FIELD_LIMIT:
+                tests = _tests(self._rule(rule, _Translator(), whole), set())
+                if (
+                    not chunks
+                    or len(chunks[-1][1]) > CHUNK
+                    or _merged_count(chunks[-1][0], alone) > FIELD_LIMIT
+                    or len(counts[-1] | tests) > TEST_LIMIT
+                ):
                     chunks.append((_Translator(), {SENTINEL: {"all": [{"m": ALWAYS}], "run": _ignore}}))
+                    counts.append(set())
                 translator, bucket = chunks[-1]
                 bucket[rule.id] = self._rule(rule, translator, whole)
+                counts[-1] |= tests
             layer = []
             for c, (translator, bucket) in enumerate(chunks):
                 name = f"zhidu{serial}:{policy.id}@{policy.version}/L{k}/C{c}"
@@ -394,6 +408,28 @@ def _groups(cond: Any) -> int:
         if key in ("$and", "$or"):
             return 1 + sum(_groups(c) for c in value)
     return 0
+
+
+def _tests(cond: Any, into: set[str]) -> set[str]:
+    """The tests of a durable-rules rule definition that may hold together, as keys: identical tests count
+    once (durable-rules shares them), and equality tests of one field against constants hold one at a time,
+    so they count once per field."""
+    if isinstance(cond, dict):
+        if "all" in cond:
+            for item in cond["all"]:
+                _tests(item.get("m"), into)
+            return into
+        if len(cond) == 1:
+            key, value = next(iter(cond.items()))
+            if key in ("$and", "$or"):
+                for c in value:
+                    _tests(c, into)
+                return into
+            if not key.startswith("$") and not isinstance(value, dict):
+                into.add("==" + key)
+                return into
+        into.add(json.dumps(cond, sort_keys=True, default=str))
+    return into
 
 
 def _ignore(_closure: Any) -> None:
