@@ -46,8 +46,21 @@ class ZhiduCommand(click.Command):
             ctx.exit(exc.exit_code)
 
 
+def show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(_engine("about").version_report(engine.__version__))
+        ctx.exit()
+
+
 @click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(engine.__version__, prog_name="zhidu")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=show_version,
+    help="Show the version, the rule engines available and the holiday data, and exit.",
+)
 def main() -> None:
     """zhidu (制度): evaluate complaint and service cases against YAML policy packs.
 
@@ -318,22 +331,58 @@ def packs() -> None:
         click.echo(f"{name}\t{policy.version}\t{policy.title.zh}")
 
 
+SCHEMAS = ("policy", "section", "tests", "case", "decision", "form")
+
+
 @command
-@click.argument("what", type=click.Choice(["policy", "decision", "case"]))
+@click.argument("what", required=False, metavar=f"[{'|'.join(SCHEMAS)}]")
 @click.argument("pack", required=False)
-def schema(what: str, pack: str | None) -> None:
-    """Print a JSON Schema: policy, decision, or the case schema of PACK."""
+@click.option(
+    "--write",
+    is_flag=True,
+    help="write every schema into PACK/schemas/ (PACK defaults to the current folder) and start each YAML "
+    "file of the pack with a modeline pointing at its schema",
+)
+def schema(what: str | None, pack: str | None, write: bool) -> None:
+    """Print a JSON Schema (case and tests: of PACK), or write them all into a pack for editors.
+
+    \b
+    policy    policy.yaml
+    section   a file listed under include: (rules.yaml, sla.yaml, ...)
+    tests     a file in tests/ (with PACK: cases checked against its facts)
+    case      a case file (examples/, zhidu evaluate) of PACK
+    decision  what zhidu evaluate prints
+    form      forms/<id>/form.yaml
+    """
     import json
 
-    policy_schema = _engine("compiler").policy_schema
-
+    schemas = _engine("pack_schemas")
+    if write:
+        if pack is not None:
+            raise click.UsageError("'schema --write' takes one PACK folder")
+        folder = Path(what or ".")
+        changed, note = schemas.write_pack_schemas(folder)
+        for path in changed:
+            click.echo(f"wrote {path}")
+        if note:
+            click.echo(f"note: {note}", err=True)
+        click.echo(f"{folder}: {len(changed)} file{'s' if len(changed) != 1 else ''} written or updated")
+        return
+    if what not in SCHEMAS:
+        raise click.UsageError(f"say which schema: {', '.join(SCHEMAS)} (or --write PACK)")
+    if what == "case" and not pack:
+        raise click.UsageError("'schema case' needs a PACK")
     if what == "policy":
-        out = policy_schema()
+        out = _engine("compiler").policy_schema()
+    elif what == "section":
+        out = schemas.section_schema()
+    elif what == "tests":
+        out = schemas.tests_schema(engine.load_policy(pack).case_schema() if pack else None)
     elif what == "decision":
         out = engine.decision_schema()
+    elif what == "form":
+        out = _engine("forms").form_schema()
     else:
-        if not pack:
-            raise click.UsageError("'schema case' needs a PACK")
         out = engine.load_policy(pack).case_schema()
     click.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
