@@ -52,11 +52,13 @@ extends: {extends}
 README_TEMPLATE = """\
 # {pack_id}
 
-A company pack that extends `{base}` ({title}).
+A company pack that extends `{base}` ({title}). From this folder:
 
-- `zhidu validate {folder}` — check it (add `--explain-origin` to see where each rule comes from).
-- `zhidu test {folder}` — run the test cases in `tests/` (copied from the base; add your own).
-- `zhidu evaluate {folder} CASE.yaml --now 2024-09-10T10:00:00+08:00 --format text` — decide a case.
+- `zhidu validate .` — check it (add `--explain-origin` to see where each rule comes from).
+- `zhidu test .` — run the test cases in `tests/` (copied from the base; add your own).
+- `zhidu evaluate . CASE.yaml --now 2024-09-10T10:00:00+08:00 --format text` — decide a case.
+- `zhidu schema --write .` — refresh the editor schemas in `schemas/` after changing facts or adding files
+  (each YAML file starts with a `# yaml-language-server: $schema=` line pointing there).
 """
 
 
@@ -109,7 +111,7 @@ def init_pack(target: Path, base: str, pack_id: str | None = None) -> Path:
             encoding="utf-8",
         )
         (staging / "README.md").write_text(
-            README_TEMPLATE.format(pack_id=pack_id, base=base_policy.id, title=base_policy.title.zh, folder=target),
+            README_TEMPLATE.format(pack_id=pack_id, base=base_policy.id, title=base_policy.title.zh),
             encoding="utf-8",
         )
         for folder in ("tests", "examples"):
