@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -10,10 +11,18 @@ from typing import Any
 
 import click
 
-import engine
-from engine.errors import CaseError, Diagnostic, Location, ZhiduError
-from engine.evaluate import decide_with_findings, evaluate_case, prepare_case
-from engine.source import SourceMap, parse_json, read_document
+# This file is the repository's top-level `cli` module and, installed, `zhidu.cli` (engine/cli.py links here):
+# its engine is the package it sits in, else the source tree's `engine`. So no `import engine` or
+# `from engine.x import y` in this file (the installed package has no `engine`): use _engine("x").
+engine: Any = importlib.import_module(__package__ or "engine")
+
+
+def _engine(module: str) -> Any:
+    """A module of the engine package, whatever it is called here (zhidu installed, engine in the source tree)."""
+    return importlib.import_module(f"{engine.__name__}.{module}")
+
+
+CaseError, Diagnostic, Location, ZhiduError = engine.CaseError, engine.Diagnostic, engine.Location, engine.ZhiduError
 
 EXIT_CODES = """\b
 Exit codes:
@@ -37,8 +46,21 @@ class ZhiduCommand(click.Command):
             ctx.exit(exc.exit_code)
 
 
+def show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(_engine("about").version_report(engine.__version__))
+        ctx.exit()
+
+
 @click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(engine.__version__, prog_name="zhidu")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=show_version,
+    help="Show the version, the rule engines available and the holiday data, and exit.",
+)
 def main() -> None:
     """zhidu (制度): evaluate complaint and service cases against YAML policy packs.
 
@@ -66,8 +88,8 @@ def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool, today: date
     """Check packs: YAML, schema, expressions and references; print every problem."""
     import json
 
-    from engine.calendar_views import ends_soon
-    from engine.loader import load_pack, origins
+    ends_soon = _engine("calendar_views").ends_soon
+    load_pack, origins = _engine("loader").load_pack, _engine("loader").origins
 
     failed = False
     report = []
@@ -103,16 +125,16 @@ def check_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -
     import re
     from zoneinfo import ZoneInfo
 
-    from engine.facts import DATETIME_PATTERN, MAX_YEAR, MIN_YEAR, parse_datetime
+    facts = _engine("facts")
 
     try:
-        if not re.match(DATETIME_PATTERN, value):
+        if not re.match(facts.DATETIME_PATTERN, value):
             raise ValueError("write it as 2024-09-10T10:00:00+08:00")
-        moment = parse_datetime(value, ZoneInfo("UTC"))
+        moment = facts.parse_datetime(value, ZoneInfo("UTC"))
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 datetime: {exc}") from None
-    if not MIN_YEAR <= moment.year <= MAX_YEAR:
-        raise click.BadParameter(f"{value!r}: the year must be within {MIN_YEAR}-{MAX_YEAR}")
+    if not facts.MIN_YEAR <= moment.year <= facts.MAX_YEAR:
+        raise click.BadParameter(f"{value!r}: the year must be within {facts.MIN_YEAR}-{facts.MAX_YEAR}")
     return value
 
 
@@ -130,19 +152,37 @@ def check_instant(value: str) -> datetime:
     """An ISO 8601 datetime argument with its offset; a bad one is a usage error (exit 2)."""
     from zoneinfo import ZoneInfo
 
-    from engine.facts import parse_datetime
-
     check_now(None, None, value)  # type: ignore[arg-type]
-    return parse_datetime(value, ZoneInfo("UTC"))
+    return _engine("facts").parse_datetime(value, ZoneInfo("UTC"))
 
 
-def read_case(path: str) -> tuple[Any, SourceMap, str]:
+def check_engine(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+    """--engine durable where durable-rules cannot run (Python 3.13+) is a usage error naming the Python."""
+    names = value if isinstance(value, tuple) else (value,)
+    if "durable" in names and (reason := engine.durable_unavailable()):
+        raise click.BadParameter(f"{reason}; use --engine python")
+    return value
+
+
+engine_option = click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(list(engine.ALL_ENGINES)),
+    default=engine.DEFAULT_ENGINE,
+    show_default=True,
+    callback=check_engine,
+    help="rule engine (durable-rules runs on Python 3.11 and 3.12 only)",
+)
+
+
+def read_case(path: str) -> tuple[Any, Any, str]:
     """A case from a YAML/JSON file, or JSON on stdin for '-'."""
+    source = _engine("source")
     if path == "-":
-        data, smap, diags = parse_json(sys.stdin.read(), "<stdin>")
+        data, smap, diags = source.parse_json(sys.stdin.read(), "<stdin>")
         name = "<stdin>"
     else:
-        data, smap, diags = read_document(Path(path), path)
+        data, smap, diags = source.read_document(Path(path), path)
         name = path
     if diags:
         raise CaseError(diags)
@@ -156,7 +196,7 @@ def read_case(path: str) -> tuple[Any, SourceMap, str]:
     "--now", callback=check_now, help="evaluation time, ISO 8601 (default: the case's 'now', else the current time)"
 )
 @click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
-@click.option("--engine", "engine_name", type=click.Choice(list(engine.ENGINES)), default="durable", show_default=True)
+@engine_option
 @click.option(
     "--strict-calendar",
     is_flag=True,
@@ -173,7 +213,7 @@ def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str, 
     if moment is None and not data.get("now"):
         # The engine has no clock; the CLI is where "now" means the current time.
         moment = datetime.now(policy.timezone)
-    decision = evaluate_case(
+    decision = _engine("evaluate").evaluate_case(
         policy, data, moment, engine=engine_name, smap=smap, filename=name, strict_calendar=strict_calendar
     )
     click.echo(decision.to_json() if fmt == "json" else decision.to_text(), nl=fmt == "json")
@@ -189,7 +229,7 @@ def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str, 
     callback=check_now,
     help="evaluation time for every case, ISO 8601 (default: each case's 'now', else the current time)",
 )
-@click.option("--engine", "engine_name", type=click.Choice(list(engine.ENGINES)), default="durable", show_default=True)
+@engine_option
 @click.option("--progress/--no-progress", default=None, help="progress on stderr (default: when stderr is a terminal)")
 def batch(
     pack: str, cases: str, output: str, jobs: int, now: str | None, engine_name: str, progress: bool | None
@@ -198,7 +238,7 @@ def batch(
     import json
     import time
 
-    from engine.batch import run_batch
+    run_batch = _engine("batch").run_batch
 
     policy = engine.load_policy(pack)
     # A case's own `now` wins over the current time, never over an explicit --now.
@@ -246,7 +286,7 @@ def _batch_to_file(policy, source, path: Path, now, fallback, engine_name: str, 
     import os
     import tempfile
 
-    from engine.batch import run_batch
+    run_batch = _engine("batch").run_batch
 
     def run(handle):
         return run_batch(
@@ -279,7 +319,7 @@ def _batch_to_file(policy, source, path: Path, now, fallback, engine_name: str, 
     "--now", callback=check_now, help="evaluation time, ISO 8601 (default: the case's 'now', else the current time)"
 )
 @click.option("--counter", type=click.Path(dir_okay=False), help="SQLite file that hands out serial numbers")
-@click.option("--engine", "engine_name", type=click.Choice(list(engine.ENGINES)), default="durable", show_default=True)
+@engine_option
 def render(
     pack: str,
     case: str,
@@ -291,25 +331,24 @@ def render(
     engine_name: str,
 ) -> None:
     """Fill in a form from CASE and print it (HTML for print, or Markdown)."""
-    from engine.expr.pyeval import Env
-    from engine.forms import Counter, allocate_number
-    from engine.forms import render as render_form
+    forms = _engine("forms")
 
     policy = engine.load_policy(pack)
     data, smap, name = read_case(case)
     if not isinstance(data, dict):
         raise CaseError([Diagnostic(Location(name, 1, 1), "case-invalid", "a case must be a mapping with 'facts'")])
     moment: datetime | str | None = now if now or data.get("now") else datetime.now(policy.timezone)
-    facts, case_id, when = prepare_case(policy, data, moment, smap=smap, filename=name)
-    result, findings = decide_with_findings(policy, facts, case_id, when, engine=engine_name)
+    evaluation = _engine("evaluate")
+    facts, case_id, when = evaluation.prepare_case(policy, data, moment, smap=smap, filename=name)
+    result, findings = evaluation.decide_with_findings(policy, facts, case_id, when, engine=engine_name)
     decision = result.to_dict()
     number = None
     entry = next((f for f in decision["forms"] if f["id"] == form_id), None)
     form = policy.forms_spec.forms.get(form_id) if policy.forms_spec else None
     if counter and form is not None and not (entry or {}).get("number"):
-        env = Env(facts, findings, when, policy.timezone)
-        number = allocate_number(form, env, Counter(counter))
-    text = render_form(policy, decision, facts, form_id, fmt, number, findings)
+        env = _engine("expr.pyeval").Env(facts, findings, when, policy.timezone)
+        number = forms.allocate_number(form, env, forms.Counter(counter))
+    text = forms.render(policy, decision, facts, form_id, fmt, number, findings)
     if entry is None:
         click.echo(f"note: this case does not issue form '{form_id}'; rendered blank where facts are missing", err=True)
     if output:
@@ -351,7 +390,7 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), de
 @FORMAT
 def show(pack: str, year: int | None, fmt: str) -> None:
     """The year's days off, make-up workdays (调休), closures and extra workdays, and where each came from."""
-    from engine.calendar_views import show as show_days
+    show_days = _engine("calendar_views").show
 
     result = show_days(engine.load_policy(pack), year or date.today().year)
     if fmt == "json":
@@ -368,7 +407,7 @@ def show(pack: str, year: int | None, fmt: str) -> None:
 @FORMAT
 def coverage(packs: tuple[str, ...], fmt: str) -> None:
     """First and last day with official holiday data of every calendar, and the source of each year."""
-    from engine.calendar_views import coverage as coverage_of
+    coverage_of = _engine("calendar_views").coverage
 
     result = [{"pack": ref, "calendars": coverage_of(engine.load_policy(ref))} for ref in packs]
     if fmt == "json":
@@ -404,7 +443,7 @@ def _ranges(years: list[str]) -> str:
 @FORMAT
 def between(pack: str, start: datetime, end: datetime, fmt: str) -> None:
     """Working days and business hours between two instants (ISO 8601 with offset), per calendar."""
-    from engine.calendar_views import between as between_of
+    between_of = _engine("calendar_views").between
 
     result = between_of(engine.load_policy(pack), start, end)
     if fmt == "json":
@@ -421,22 +460,58 @@ def between(pack: str, start: datetime, end: datetime, fmt: str) -> None:
         sys.exit(4)
 
 
+SCHEMAS = ("policy", "section", "tests", "case", "decision", "form")
+
+
 @command
-@click.argument("what", type=click.Choice(["policy", "decision", "case"]))
+@click.argument("what", required=False, metavar=f"[{'|'.join(SCHEMAS)}]")
 @click.argument("pack", required=False)
-def schema(what: str, pack: str | None) -> None:
-    """Print a JSON Schema: policy, decision, or the case schema of PACK."""
+@click.option(
+    "--write",
+    is_flag=True,
+    help="write every schema into PACK/schemas/ (PACK defaults to the current folder) and start each YAML "
+    "file of the pack with a modeline pointing at its schema",
+)
+def schema(what: str | None, pack: str | None, write: bool) -> None:
+    """Print a JSON Schema (case and tests: of PACK), or write them all into a pack for editors.
+
+    \b
+    policy    policy.yaml
+    section   a file listed under include: (rules.yaml, sla.yaml, ...)
+    tests     a file in tests/ (with PACK: cases checked against its facts)
+    case      a case file (examples/, zhidu evaluate) of PACK
+    decision  what zhidu evaluate prints
+    form      forms/<id>/form.yaml
+    """
     import json
 
-    from engine.compiler import policy_schema
-
+    schemas = _engine("pack_schemas")
+    if write:
+        if pack is not None:
+            raise click.UsageError("'schema --write' takes one PACK folder")
+        folder = Path(what or ".")
+        changed, note = schemas.write_pack_schemas(folder)
+        for path in changed:
+            click.echo(f"wrote {path}")
+        if note:
+            click.echo(f"note: {note}", err=True)
+        click.echo(f"{folder}: {len(changed)} file{'s' if len(changed) != 1 else ''} written or updated")
+        return
+    if what not in SCHEMAS:
+        raise click.UsageError(f"say which schema: {', '.join(SCHEMAS)} (or --write PACK)")
+    if what == "case" and not pack:
+        raise click.UsageError("'schema case' needs a PACK")
     if what == "policy":
-        out = policy_schema()
+        out = _engine("compiler").policy_schema()
+    elif what == "section":
+        out = schemas.section_schema()
+    elif what == "tests":
+        out = schemas.tests_schema(engine.load_policy(pack).case_schema() if pack else None)
     elif what == "decision":
         out = engine.decision_schema()
+    elif what == "form":
+        out = _engine("forms").form_schema()
     else:
-        if not pack:
-            raise click.UsageError("'schema case' needs a PACK")
         out = engine.load_policy(pack).case_schema()
     click.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
@@ -447,15 +522,17 @@ def schema(what: str, pack: str | None) -> None:
     "--engine",
     "engines",
     multiple=True,
-    type=click.Choice(list(engine.ENGINES)),
-    help="engine(s) to run (default: all, and they must agree)",
+    type=click.Choice(list(engine.ALL_ENGINES)),
+    callback=check_engine,
+    help="engine(s) to run (default: every engine this Python has, and they must agree)",
 )
 @click.option("--coverage", is_flag=True, help="list rules no test case fired")
 @click.option("-v", "--verbose", is_flag=True, help="print every case, not only failures")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False), help="also write a JUnit XML report to this file")
 def test(packs: tuple[str, ...], engines: tuple[str, ...], coverage: bool, verbose: bool, junit: str | None) -> None:
     """Run the policy test suites in each PACK's tests/ folder."""
-    from engine.testing import junit_xml, run_pack_tests
+    testing = _engine("testing")
+    junit_xml, run_pack_tests = testing.junit_xml, testing.run_pack_tests
 
     failed = False
     reports = []
@@ -474,6 +551,8 @@ def test(packs: tuple[str, ...], engines: tuple[str, ...], coverage: bool, verbo
                 click.echo(f"ok   {r.file}:{r.line} [{r.engine}] {r.name}")
         passed = sum(r.passed for r in report.results)
         click.echo(f"{policy.id}: {passed} passed, {len(report.results) - passed} failed")
+        if not engines and (reason := engine.durable_unavailable()):
+            click.echo(f"{policy.id}: checked with the python engine only ({reason})")
         if coverage:
             for key, items in report.coverage.items():
                 click.echo(f"{policy.id}: {key.replace('_', ' ')}: {', '.join(items) if items else 'none'}")
@@ -521,7 +600,7 @@ def write_atomically(path: Path, text: str) -> None:
 @click.option("--id", "pack_id", help="the new pack's id (default: the folder name)")
 def init(new_dir: str, base: str, pack_id: str | None) -> None:
     """Create NEW_DIR as a company pack that extends a bundled one; it validates and tests green."""
-    from engine.scaffold import init_pack
+    init_pack = _engine("scaffold").init_pack
 
     created = init_pack(Path(new_dir), base, pack_id)
     click.echo(f"created {created} (extends {base}); next: zhidu validate {new_dir} && zhidu test {new_dir}")

@@ -56,6 +56,9 @@ def contenders(policy: engine.Policy, with_json: bool) -> list[tuple[str, str, C
         ("durable engine", "whole decision", lambda c: policy.evaluate(c, engine="durable")),
         ("python engine", "whole decision", lambda c: policy.evaluate(c, engine="python")),
     ]
+    if reason := engine.durable_unavailable():
+        print(f"durable engine skipped: {reason}", file=sys.stderr)
+        out = out[1:]
     if with_json:
         out.append(
             (

@@ -110,7 +110,7 @@ def run_batch(
     out: IO[str],
     *,
     now: datetime | str | None,
-    engine: str = "durable",
+    engine: str = "python",
     jobs: int = 1,
     default_now: datetime | str | None = None,
     progress: Callable[[int], None] | None = None,

@@ -88,6 +88,12 @@ _CN_WORKDAYS: frozenset[date] = frozenset(chinese_calendar.workdays)
 # Years with published schedules in the installed package (1.11.0: 2004-2026).
 CN_YEARS: frozenset[int] = frozenset(day.year for day in _CN_DAYS_OFF)
 
+
+def holiday_coverage() -> dict[str, tuple[int, int]]:
+    """First and last year of each built-in holiday source (`zhidu --version` prints it)."""
+    return {"cn": (min(CN_YEARS), max(CN_YEARS))}
+
+
 _INTERVAL_PATTERN = r"^([01]?[0-9]|2[0-4]):([0-5][0-9])-([01]?[0-9]|2[0-4]):([0-5][0-9])$"
 _DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _INTERVAL = re.compile(_INTERVAL_PATTERN)

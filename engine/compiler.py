@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -18,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jsonschema
 
 from .authority import compile_authority
+from .bundled import load_schema
 from .errors import Diagnostic, Location, PolicyError, did_you_mean, sort_diagnostics
 from .expr import ExprError, Scope, check, ir, parse
 from .expr.pyeval import MISSING, Compiled, compile_expr
@@ -36,7 +35,7 @@ DEFAULT_TZ = "Asia/Shanghai"
 
 @cache
 def policy_schema() -> dict[str, Any]:
-    return json.loads(resources.files("engine").joinpath("schemas/policy.schema.json").read_text(encoding="utf-8"))
+    return load_schema("policy.schema.json")
 
 
 @dataclass

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from .bundled import load_schema
 
 SECTIONS = ("findings", "timers", "approvals", "penalties", "forms", "actions", "trace", "warnings")
 
@@ -84,7 +85,7 @@ class Decision:
 
 @cache
 def decision_schema() -> dict[str, Any]:
-    return json.loads(resources.files("engine").joinpath("schemas/decision.schema.json").read_text(encoding="utf-8"))
+    return load_schema("decision.schema.json")
 
 
 def render_text(d: Decision) -> str:

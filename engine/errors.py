@@ -81,6 +81,13 @@ class CaseError(ZhiduError):
     exit_code = 3
 
 
+class EngineUnavailable(ZhiduError):
+    """The chosen rule engine cannot run on this Python (durable-rules on 3.13+): a usage error."""
+
+    exit_code = 2
+    default_code = "engine-unavailable"
+
+
 class EvaluationError(ZhiduError):
     """Evaluation could not reach a decision (for example a finding conflict under policy `error`)."""
 

@@ -57,7 +57,7 @@ def evaluate_case(
     case: Mapping[str, Any],
     now: datetime | str | None,
     *,
-    engine: str = "durable",
+    engine: str = "python",
     smap: SourceMap | None = None,
     filename: str = "<case>",
     strict_calendar: bool = False,
@@ -90,20 +90,19 @@ def prepare_case(
 
 
 def decide(
-    policy: Policy, facts: dict[str, Any], case_id: str, moment: datetime, *, engine: str = "durable"
+    policy: Policy, facts: dict[str, Any], case_id: str, moment: datetime, *, engine: str = "python"
 ) -> Decision:
     """The decision for normalised facts at `moment`."""
     return decide_with_findings(policy, facts, case_id, moment, engine=engine)[0]
 
 
 def decide_with_findings(
-    policy: Policy, facts: dict[str, Any], case_id: str, moment: datetime, *, engine: str = "durable"
+    policy: Policy, facts: dict[str, Any], case_id: str, moment: datetime, *, engine: str = "python"
 ) -> tuple[Decision, dict[str, Any]]:
     """The decision, and the findings as typed values (for callers that compute with them, like forms)."""
-    from .policy import ENGINES
+    from .engines import check_engine
 
-    if engine not in ENGINES:
-        raise EvaluationError(f"unknown engine '{engine}' (choose {' or '.join(ENGINES)})", code="unknown-engine")
+    check_engine(engine)
     backend = policy.backend(engine)
     fired: list[CompiledRule] = []
     values, outcomes = _resolve(policy, fired)  # defaults, readable from the first layer on

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import sqlite3
 import traceback
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +16,7 @@ import jinja2
 import jsonschema
 from jinja2.sandbox import SandboxedEnvironment
 
+from .bundled import data_dir, load_schema
 from .decision import jsonable
 from .errors import Diagnostic, EvaluationError, Location, ZhiduError
 from .expr.pyeval import MISSING, Compiled, Env
@@ -35,11 +34,11 @@ FORMATS = ("html", "md")
 
 @cache
 def form_schema() -> dict[str, Any]:
-    return json.loads(resources.files("engine").joinpath("schemas/form.schema.json").read_text(encoding="utf-8"))
+    return load_schema("form.schema.json")
 
 
 def bundled_forms() -> Path:
-    return Path(str(resources.files("forms")))
+    return data_dir("forms")
 
 
 @dataclass(frozen=True)

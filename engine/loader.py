@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import glob
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .bundled import data_dir
 from .errors import Diagnostic, Location, PolicyError
 from .source import SourceMap, read_document
 
@@ -30,7 +30,7 @@ class RawPack:
 
 def bundled_root() -> Path:
     """The folder holding the bundled packs (inside the installed package or the source tree)."""
-    return Path(str(resources.files("policies")))
+    return data_dir("policies")
 
 
 def bundled_packs() -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from .engines import ENGINES as _ENGINES
 from .errors import Location
 from .expr import ir
 from .expr.pyeval import Compiled
@@ -19,7 +20,8 @@ from .types import Type, list_of
 if TYPE_CHECKING:
     from .decision import Decision
 
-ENGINES = ("durable", "python")
+# The engines that run on this Python (engines.py decides); kept here for `from .policy import ENGINES`.
+ENGINES = _ENGINES
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ class Policy:
         case: Mapping[str, Any],
         now: datetime | str | None = None,
         *,
-        engine: str = "durable",
+        engine: str = "python",
         strict_calendar: bool = False,
     ) -> Decision:
         """Decide a case. `case` is {"case_id": ..., "facts": {...}}; `now` is required (or case["now"]).

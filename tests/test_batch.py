@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import cli
 import engine
 from engine.batch import run_batch
-from tests.conftest import NOW, PACKS
+from tests.conftest import NOW, PACKS, needs_durable
 
 
 def lines(n: int) -> list[str]:
@@ -68,6 +68,7 @@ def test_output_is_in_input_order_and_equals_single_evaluation(pcb, cases, tmp_p
     assert summary["by_category"] == {"non_quality_human": 200, "other": 200, "quality_abnormal": 200}
 
 
+@needs_durable
 def test_engines_agree_in_batch(pcb, tmp_path):
     from io import StringIO
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-from tests.conftest import NOW, PACKS, ROOT
+from tests.conftest import NOW, PACKS, ROOT, needs_durable
 
 SAMPLE = str(ROOT / "policies/pcb-manufacturer/examples/quality-complaint.yaml")
 
@@ -38,7 +38,7 @@ def test_validate_json_format():
     assert [d["code"] for d in json.loads(result.output)] == ["yaml-syntax", "schema", "unknown-fact", "duplicate-id"]
 
 
-@pytest.mark.parametrize("engine_name", ["durable", "python"])
+@pytest.mark.parametrize("engine_name", [pytest.param("durable", marks=needs_durable), "python"])
 def test_evaluate_sample(engine_name, decision_validator, monkeypatch):
     # Both engines answer alike by design, so record which one --engine actually reached.
     from engine.backends import make_backend

@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 
 import engine
 from engine.errors import ZhiduError
+from tests.conftest import needs_durable
 
 TZ = ZoneInfo("Asia/Shanghai")
 BASE_NOW = datetime(2024, 9, 14, 10, 0, tzinfo=TZ)
@@ -693,6 +694,7 @@ def pack_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("differential")
 
 
+@needs_durable
 @pytest.mark.parametrize("seed", SEEDS)
 def test_random_rules_agree(seed: int, pack_root: Path) -> None:
     policy = random_pack(seed, pack_root)
@@ -722,6 +724,7 @@ def return_quantities(draw) -> dict[str, Any]:
     return out
 
 
+@needs_durable
 def test_pcb_manufacturer_agrees(pcb_policy: engine.Policy) -> None:
     policy = pcb_policy
 
@@ -797,6 +800,7 @@ def test_findings_beyond_the_exact_range_are_refused_at_validation(tmp_path: Pat
     assert [d.code for d in engine.compile_pack(tmp_path).errors] == ["type-error"]
 
 
+@needs_durable
 @pytest.mark.parametrize("name", sorted(KNOWN))
 def test_known_disagreement(name: str, tmp_path: Path) -> None:
     vocabulary, conditions, facts, *more = KNOWN[name]

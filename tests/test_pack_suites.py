@@ -35,8 +35,9 @@ def test_pack_case(policies, decision_validator, pack, path: Path, spec, smap, l
         assert r.passed, "\n".join(r.failures)
         if r.decision is not None:
             decision_validator.validate(r.decision)
-    assert results[0].decision == results[1].decision
-    assert results[0].error_code == results[1].error_code
+    for other in results[1:]:  # the engines this Python has must agree (only python on 3.13+)
+        assert other.decision == results[0].decision
+        assert other.error_code == results[0].error_code
 
 
 @pytest.mark.parametrize("pack", engine.bundled_packs())

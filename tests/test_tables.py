@@ -25,6 +25,7 @@ from engine.tables import (
     matched_rows,
 )
 from engine.types import BOOLEAN, DATE, DATETIME, DURATION, INTEGER, MONEY, NUMBER, STRING, Type, list_of
+from tests.conftest import needs_durable
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2024, 9, 16, 9, 30, tzinfo=TZ)
@@ -720,6 +721,7 @@ def test_lint_on_a_wide_table_is_bounded() -> None:
 # -- both rule evaluators -----------------------------------------------------------------------
 
 
+@needs_durable
 def test_durable_rules_agrees_on_every_generated_condition() -> None:
     """The generated strings give the same answers on durable-rules as on the Python oracle, at every
     lint candidate (each bound, just below, just above) and for a missing input."""

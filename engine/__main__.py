@@ -1,0 +1,5 @@
+"""`python -m zhidu`: the command line."""
+
+from .cli import run
+
+run()
