@@ -110,14 +110,32 @@ def check_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 def read_case(path: str) -> tuple[Any, SourceMap, str]:
     """A case from a YAML/JSON file, or JSON on stdin for '-'."""
     if path == "-":
-        data, smap, diags = parse_json(sys.stdin.read(), "<stdin>")
         name = "<stdin>"
+        text, diags = read_stdin_case()
+        data, smap = None, SourceMap()
+        if text is not None:
+            data, smap, diags = parse_json(text, name, aliases=False)
     else:
-        data, smap, diags = read_document(Path(path), path)
+        data, smap, diags = read_document(Path(path), path, case=True)
         name = path
     if diags:
         raise CaseError(diags)
     return data, smap, name
+
+
+def read_stdin_case() -> tuple[str | None, list[Diagnostic]]:
+    """Standard input as UTF-8 text, read only up to the case size limit."""
+    from engine import limits
+
+    limit = limits.CASE_BYTES.current()
+    raw = sys.stdin.buffer.read(limit + 1)
+    if len(raw) > limit:
+        message = f"larger than {limit:,} bytes (the limit; set {limits.CASE_BYTES.env} to raise it)"
+        return None, [Diagnostic(Location("<stdin>", 0, 0), limits.CASE_BYTES.code, message)]
+    try:
+        return raw.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        return None, [Diagnostic(Location("<stdin>", 1, 1), "encoding", f"not UTF-8 text: {exc.reason}")]
 
 
 @command
