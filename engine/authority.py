@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from . import limits, pack_cache
 from .decision import jsonable
 from .errors import did_you_mean
 from .expr.pyeval import MISSING, Compiled, Env
@@ -73,6 +74,11 @@ def _tables(c: _Compiler) -> dict[str, Table]:
         if spec["id"] in out or spec["id"] in c.table_index:
             continue  # reported by the compiler's id check
         c.table_index.setdefault(spec["id"], i)
+        rows = spec.get("rows")
+        if isinstance(rows, list) and len(rows) > limits.TABLE_ROWS.value:
+            message = f"the table has {len(rows):,} rows; at most {limits.TABLE_ROWS.value:,} are allowed"
+            c.error(path + ("rows",), limits.TABLE_ROWS.code, message)
+            continue
         errors = check_table(spec, c.scope)
         for err in errors:
             _report(c, path, spec, err)
@@ -111,7 +117,11 @@ def _report(c: _Compiler, path: tuple[object, ...], spec: dict[str, Any], err: T
 
 
 def _lint(c: _Compiler, index: int, table: Table, role_outputs: set[str]) -> None:
-    for finding in lint_table(table, roles=set(c.roles), role_outputs=sorted(role_outputs)):
+    roles, outputs = sorted(c.roles), sorted(role_outputs)
+    # Lint is the costly part of a large table: kept in the pack cache (when on) by what it reads.
+    entry = pack_cache.key("lint", table.id, table.hit, table.inputs, table.rows, str(table.tz), roles, outputs)
+    findings = pack_cache.cached("lint", entry, lambda: lint_table(table, roles=set(roles), role_outputs=outputs))
+    for finding in findings:
         path: tuple[object, ...] = ("tables", index) + (("rows", finding.row) if finding.row is not None else ())
         if finding.kind == "unknown-role":
             c.error(path, "unknown-role", finding.message)

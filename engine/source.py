@@ -400,6 +400,17 @@ def read_document(
             message = f"larger than {max_bytes:,} bytes (the limit; set {limits.CASE_BYTES.env} to raise it)"
             diags = [Diagnostic(diags[0].location, limits.CASE_BYTES.code, message)]
         return None, SourceMap(), diags
-    if path.suffix.lower() == ".json":
-        return parse_json(text, name, aliases=not case)
-    return parse_yaml(text, name, aliases=not case)
+    suffix = path.suffix.lower()
+
+    def parse() -> tuple[Any, SourceMap, list[Diagnostic]]:
+        if suffix == ".json":
+            return parse_json(text, name, aliases=not case)
+        return parse_yaml(text, name, aliases=not case)
+
+    if case:
+        return parse()
+    # Pack files are read on every load: a parsed file is kept, keyed by its name and content.
+    from . import pack_cache
+
+    entry = pack_cache.key("document", name, suffix, text.encode("utf-8"))
+    return pack_cache.cached("document", entry, parse)
