@@ -107,6 +107,8 @@ class BoundedSandbox(SandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         self.spend()
+        if isinstance(obj, str) and attribute in ("format", "format_map"):
+            self._check_args([obj])  # the sandbox wraps str.format: its widths are checked here
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
