@@ -12,7 +12,7 @@ from .errors import did_you_mean
 from .expr.pyeval import MISSING, Compiled, Env
 from .facts import Label
 from .sla import Effects
-from .tables import Table, TableError, check_table, compile_table, lint_table
+from .tables import Table, TableError, compile_table_checked, lint_table
 
 if TYPE_CHECKING:
     from .compiler import _Compiler
@@ -79,19 +79,18 @@ def _tables(c: _Compiler) -> dict[str, Table]:
             message = f"the table has {len(rows):,} rows; at most {limits.TABLE_ROWS.value:,} are allowed"
             c.error(path + ("rows",), limits.TABLE_ROWS.code, message)
             continue
-        errors = check_table(spec, c.scope)
+        table, errors = compile_table_checked(spec, c.scope)  # once: a large table is costly to compile
         for err in errors:
             _report(c, path, spec, err)
-        if errors:
-            continue
-        try:
-            table = compile_table(spec, c.scope)
-        except TableError as err:
-            _report(c, path, spec, err)
+        if table is None:
             continue
         for row in table.rows:
             c.probe(
-                row_probe(table.id, row.index), row.condition, path + ("rows", row.index), row.ref or table.ref or ""
+                row_probe(table.id, row.index),
+                row.condition,
+                path + ("rows", row.index),
+                row.ref or table.ref or "",
+                typed=row.node,
             )
         out[table.id] = table
         c.table_index[table.id] = i

@@ -317,6 +317,12 @@ def check_table(spec: Mapping[str, Any], scope: Scope) -> list[TableError]:
     return _Compiler(spec, scope).run()[1]
 
 
+def compile_table_checked(spec: Mapping[str, Any], scope: Scope) -> tuple[Table | None, list[TableError]]:
+    """Compile once: (the table, []) or (None, every problem in spec order)."""
+    table, errors = _Compiler(spec, scope).run()
+    return (None if errors else table), errors
+
+
 def compile_table(spec: Mapping[str, Any], scope: Scope) -> Table:
     """Compile a table spec against a scope; raises the first TableError (all of them in `.errors`)."""
     table, errors = _Compiler(spec, scope).run()
@@ -497,21 +503,21 @@ class _Compiler:
         if len(self.errors) > before:
             return None
         cells = tuple(render_test(t, x.subject) for t, x in zip(tests, inputs, strict=True))
-        for k, cell in enumerate(cells):
-            if cell is None:
-                continue
-            try:
-                check(parse(cell), self.scope)
-            except ExprError as exc:
-                self.error(i, k, f"input '{inputs[k].name}': {exc.message}", (*path, "when", k))
-        if len(self.errors) > before:
-            return None
         present = [c for c in cells if c is not None]
         condition = " and ".join(f"({c})" if _top_or(c) and len(present) > 1 else c for c in present) or "true"
         try:
             node = check(parse(condition), self.scope)
-        except ExprError as exc:
-            self.error(i, None, f"row condition {condition!r}: {exc.message}", (*path, "when"))
+        except ExprError as whole:
+            # Parsed cell by cell only now, to say which cell is wrong (large tables parse each row once).
+            for k, cell in enumerate(cells):
+                if cell is None:
+                    continue
+                try:
+                    check(parse(cell), self.scope)
+                except ExprError as exc:
+                    self.error(i, k, f"input '{inputs[k].name}': {exc.message}", (*path, "when", k))
+            if len(self.errors) == before:
+                self.error(i, None, f"row condition {condition!r}: {whole.message}", (*path, "when"))
             return None
         return Row(
             index=i,
@@ -1361,6 +1367,7 @@ __all__ = [
     "TableHitError",
     "TableLint",
     "compile_table",
+    "compile_table_checked",
     "check_table",
     "evaluate_python",
     "matched_rows",
