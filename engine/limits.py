@@ -54,7 +54,12 @@ NUMBER_DIGITS = Limit(
     "number_digits", 40, "number-too-long", "digits in one number written in a case, a pack or an expression"
 )
 EXPR_LENGTH = Limit("expr_length", 10_000, "expr-too-long", "characters in one expression")
-EXPR_DEPTH = Limit("expr_depth", 64, "expr-too-deep", "nesting of parentheses, lists, calls and unary operators")
+EXPR_DEPTH = Limit(
+    "expr_depth",
+    64,
+    "expr-too-deep",
+    "nesting of parentheses, lists, calls, not and minus, and terms of one sum or product",
+)
 TABLE_ROWS = Limit("table_rows", 20_000, "table-too-large", "rows in one decision table")
 TEMPLATE_OUTPUT = Limit("template_output", 4 * MIB, "template-limit", "characters one rendered form may have")
 TEMPLATE_WORK = Limit(

@@ -390,3 +390,8 @@ def test_a_table_over_the_row_limit_is_refused(tmp_path):
         encoding="utf-8",
     )
     assert [e.code for e in engine.compile_pack(pack).errors] == ["table-too-large"]
+
+
+def test_docs_security_carries_the_limits_table():
+    text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    assert limits.markdown_table() in text
