@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -9,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 from . import limits, pack_cache
 from .decision import jsonable
 from .errors import did_you_mean
-from .expr.pyeval import MISSING, Compiled, Env
+from .expr.pyeval import MISSING, Compiled, Env, compile_expr
 from .facts import Label
 from .sla import Effects
-from .tables import Table, TableError, compile_table_checked, lint_table
+from .tables import Row, Table, TableError, compile_table_checked, lint_table
 
 if TYPE_CHECKING:
     from .compiler import _Compiler
@@ -79,7 +80,7 @@ def _tables(c: _Compiler) -> dict[str, Table]:
             message = f"the table has {len(rows):,} rows; at most {limits.TABLE_ROWS.value:,} are allowed"
             c.error(path + ("rows",), limits.TABLE_ROWS.code, message)
             continue
-        table, errors = compile_table_checked(spec, c.scope)  # once: a large table is costly to compile
+        table, errors = _compiled_table(spec, c.scope)
         for err in errors:
             _report(c, path, spec, err)
         if table is None:
@@ -113,6 +114,24 @@ def _report(c: _Compiler, path: tuple[object, ...], spec: dict[str, Any], err: T
             c.diags.append(Diagnostic(loc, "table", err.message))
             return
     c.error(where, "table", err.message)
+
+
+def _compiled_table(spec: dict[str, Any], scope: Any) -> tuple[Table | None, list[TableError]]:
+    """Compile a table once; the CLI's pack cache keeps a compiled table (its typed row conditions, not
+    the closures made from them, which are rebuilt) by the spec and the fact types it was checked with."""
+    entry = pack_cache.key("table", spec, scope)
+    found = pack_cache.get("table", entry)
+    if found is not None and isinstance(found[0], Table):
+        rows = tuple(dataclasses.replace(r, predicate=compile_expr(r.node)) for r in found[0].rows)
+        return dataclasses.replace(found[0], rows=rows), []
+    table, errors = compile_table_checked(spec, scope)
+    if table is not None:
+        pack_cache.put("table", entry, dataclasses.replace(table, rows=tuple(_without_closure(r) for r in table.rows)))
+    return table, errors
+
+
+def _without_closure(row: Row) -> Row:
+    return dataclasses.replace(row, predicate=None)
 
 
 def _lint(c: _Compiler, index: int, table: Table, role_outputs: set[str]) -> None:

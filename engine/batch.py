@@ -106,8 +106,9 @@ def evaluate_line(
     case_id: Any = None
     if isinstance(text, LineProblem):
         return _error(lineno, case_id, text.code, text.message), False, None, False
-    if len(text) > limits.CASE_BYTES.current() // 4 and len(text.encode("utf-8")) > limits.CASE_BYTES.current():
-        message = f"the line is longer than {limits.CASE_BYTES.current():,} bytes (the limit)"
+    limit = limits.CASE_BYTES.current()
+    if len(text) > limit // 4 and len(text.rstrip("\r\n").encode("utf-8", "surrogatepass")) > limit:
+        message = f"the line is longer than {limit:,} bytes (the limit)"
         return _error(lineno, case_id, limits.CASE_BYTES.code, message), False, None, False
     try:
         case = load_json(text)

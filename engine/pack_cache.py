@@ -72,16 +72,27 @@ def key(*parts: object) -> str:
 
 def cached(kind: str, entry_key: str, compute: Callable[[], T]) -> T:
     """compute(), or its stored result under (kind, entry_key) when the cache is on and holds it."""
-    folder = _active
-    if folder is None:
-        return compute()
-    path = folder / kind / entry_key[:2] / f"{entry_key}.pickle"
-    found = _read(path, entry_key)
+    found = get(kind, entry_key)
     if found is not None:
         return found[0]
     value = compute()
-    _write(path, entry_key, value)
+    put(kind, entry_key, value)
     return value
+
+
+def get(kind: str, entry_key: str) -> tuple[Any] | None:
+    """(value,) when the cache is on and holds a sound entry, else None."""
+    return None if _active is None else _read(_path(_active, kind, entry_key), entry_key)
+
+
+def put(kind: str, entry_key: str, value: Any) -> None:
+    """Store a value when the cache is on; a value that cannot be stored is skipped."""
+    if _active is not None:
+        _write(_path(_active, kind, entry_key), entry_key, value)
+
+
+def _path(folder: Path, kind: str, entry_key: str) -> Path:
+    return folder / kind / entry_key[:2] / f"{entry_key}.pickle"
 
 
 def _read(path: Path, entry_key: str) -> tuple[Any] | None:
