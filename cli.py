@@ -34,6 +34,7 @@ Exit codes:
   5  internal error (a bug: please report it with the input)
   6  policy tests failed (test)
   7  some lines of a batch failed (batch; each has an error record)
+  8  an output file could not be written (disk full, no permission)
 """
 
 
@@ -69,6 +70,27 @@ def main() -> None:
     """
 
 
+def cache_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--no-cache: load packs without the on-disk cache (see docs/security.md for where it lives)."""
+    return click.option(
+        "--no-cache",
+        is_flag=True,
+        help="do not read or write the pack cache (default folder: $ZHIDU_CACHE_DIR, else ~/.cache/zhidu)",
+    )(fn)
+
+
+def pack_cache_for(no_cache: bool) -> Any:
+    """The pack cache for one command: on by default in the CLI, off with --no-cache."""
+    import contextlib
+
+    return contextlib.nullcontext() if no_cache else _engine("pack_cache").active()
+
+
+def load_policy_cached(pack: str, no_cache: bool) -> engine.Policy:
+    with pack_cache_for(no_cache):
+        return engine.load_policy(pack)
+
+
 def command(fn: Callable[..., Any]) -> click.Command:
     return main.command(cls=ZhiduCommand, epilog=EXIT_CODES)(fn)
 
@@ -84,7 +106,8 @@ def command(fn: Callable[..., Any]) -> click.Command:
     callback=lambda _c, _p, v: check_date(v),
     help="the date to measure calendar data against (default: today's date); warns calendar-ends-soon",
 )
-def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool, today: date | None) -> None:
+@cache_option
+def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool, today: date | None, no_cache: bool) -> None:
     """Check packs: YAML, schema, expressions and references; print every problem."""
     import json
 
@@ -98,7 +121,8 @@ def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool, today: date
             for section, name, loc in origins(load_pack(ref)):
                 click.echo(f"{section}{'[' + name + ']' if name else ''}\t{loc}")
         try:
-            result = engine.compile_pack(ref)
+            with pack_cache_for(no_cache):
+                result = engine.compile_pack(ref)
             diags = result.diagnostics
             if result.policy is not None:
                 # The only clock-dependent check, so it lives here and not in the (pure) compiler.
@@ -179,14 +203,31 @@ def read_case(path: str) -> tuple[Any, Any, str]:
     """A case from a YAML/JSON file, or JSON on stdin for '-'."""
     source = _engine("source")
     if path == "-":
-        data, smap, diags = source.parse_json(sys.stdin.read(), "<stdin>")
         name = "<stdin>"
+        text, diags = read_stdin_case()
+        data, smap = None, source.SourceMap()
+        if text is not None:
+            data, smap, diags = source.parse_json(text, name, aliases=False)
     else:
-        data, smap, diags = source.read_document(Path(path), path)
+        data, smap, diags = source.read_document(Path(path), path, case=True)
         name = path
     if diags:
         raise CaseError(diags)
     return data, smap, name
+
+
+def read_stdin_case() -> tuple[str | None, list[Diagnostic]]:
+    """Standard input as UTF-8 text, read only up to the case size limit."""
+    limits = _engine("limits")
+    limit = limits.CASE_BYTES.current()
+    raw = sys.stdin.buffer.read(limit + 1)
+    if len(raw) > limit:
+        message = f"larger than {limit:,} bytes (the limit; set {limits.CASE_BYTES.env} to raise it)"
+        return None, [Diagnostic(Location("<stdin>", 0, 0), limits.CASE_BYTES.code, message)]
+    try:
+        return raw.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        return None, [Diagnostic(Location("<stdin>", 1, 1), "encoding", f"not UTF-8 text: {exc.reason}")]
 
 
 @command
@@ -203,9 +244,12 @@ def read_case(path: str) -> tuple[Any, Any, str]:
     help="refuse the decision (exit 4) when a timer needs a year no calendar data covers, "
     "instead of reporting that timer unknown with a warning",
 )
-def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str, strict_calendar: bool) -> None:
+@cache_option
+def evaluate(
+    pack: str, case: str, now: str | None, fmt: str, engine_name: str, strict_calendar: bool, no_cache: bool
+) -> None:
     """Evaluate CASE (YAML/JSON file, or - for JSON on stdin) against PACK."""
-    policy = engine.load_policy(pack)
+    policy = load_policy_cached(pack, no_cache)
     data, smap, name = read_case(case)
     if not isinstance(data, dict):
         raise CaseError([Diagnostic(Location(name, 1, 1), "case-invalid", "a case must be a mapping with 'facts'")])
@@ -221,7 +265,7 @@ def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str, 
 
 @command
 @click.argument("pack")
-@click.argument("cases", type=click.Path(allow_dash=True))
+@click.argument("cases", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("-o", "--output", default="-", type=click.Path(allow_dash=True), help="JSON Lines out (default stdout)")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64), help="worker processes")
 @click.option(
@@ -231,16 +275,31 @@ def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str, 
 )
 @engine_option
 @click.option("--progress/--no-progress", default=None, help="progress on stderr (default: when stderr is a terminal)")
+@click.option(
+    "--resume", is_flag=True, help="continue the partial output an interrupted run left (-o FILE), after its last line"
+)
+@cache_option
 def batch(
-    pack: str, cases: str, output: str, jobs: int, now: str | None, engine_name: str, progress: bool | None
+    pack: str,
+    cases: str,
+    output: str,
+    jobs: int,
+    now: str | None,
+    engine_name: str,
+    progress: bool | None,
+    resume: bool,
+    no_cache: bool,
 ) -> None:
     """Evaluate a JSON Lines file of cases (one case per line; - for stdin), in order, in bounded memory."""
     import json
     import time
 
-    run_batch = _engine("batch").run_batch
+    batch_module = _engine("batch")
+    OutputError, bounded_lines, run_batch = batch_module.OutputError, batch_module.bounded_lines, batch_module.run_batch
 
-    policy = engine.load_policy(pack)
+    if resume and output == "-":
+        raise click.UsageError("--resume needs -o FILE: standard output cannot be resumed")
+    policy = load_policy_cached(pack, no_cache)
     # A case's own `now` wins over the current time, never over an explicit --now.
     fallback = datetime.now(policy.timezone)
     show = sys.stderr.isatty() if progress is None else progress
@@ -253,14 +312,15 @@ def batch(
             last[0] = elapsed
             click.echo(f"\r{done} cases, {done / max(elapsed, 1e-9):.0f}/s", err=True, nl=False)
 
-    source = click.open_file(cases, "r", encoding="utf-8")
+    source = click.open_file(cases, "rb")
     target_path = None if output == "-" else Path(output)
     try:
         with source:
+            lines = bounded_lines(source)
             if target_path is None:
                 summary = run_batch(
                     policy,
-                    source,
+                    lines,
                     sys.stdout,
                     now=now,
                     default_now=fallback,
@@ -269,9 +329,12 @@ def batch(
                     progress=report if show else None,
                 )
             else:
+                settings = {"pack": str(policy.root), "cases": cases, "engine": engine_name, "now": now}
                 summary = _batch_to_file(
-                    policy, source, target_path, now, fallback, engine_name, jobs, report if show else None
+                    policy, lines, target_path, settings, fallback, jobs, report if show else None, resume
                 )
+    except OutputError as exc:
+        raise OutputProblem(f"{output}: cannot write the output: {exc.strerror or exc}") from None
     except OSError as exc:
         raise ZhiduError(f"{cases}: {exc.strerror or exc}") from None
     if show:
@@ -280,32 +343,62 @@ def batch(
     sys.exit(7 if summary.errors else 0)
 
 
-def _batch_to_file(policy, source, path: Path, now, fallback, engine_name: str, jobs: int, progress):
-    """Write the whole output or nothing: a temporary file beside the target, renamed at the end.
-    A device or pipe (/dev/null, a FIFO) is written in place: renaming over it would replace it."""
-    import os
-    import tempfile
+class OutputProblem(ZhiduError):
+    """An output (file, device, pipe) could not be written: disk full, no permission, closed pipe."""
 
-    run_batch = _engine("batch").run_batch
+    exit_code = 8
+    default_code = "output"
 
-    def run(handle):
+
+def _batch_to_file(policy, lines, path: Path, settings, fallback, jobs: int, progress, resume: bool):
+    """Write the whole output or nothing: a partial file beside the target, fsynced and renamed at the end.
+    SIGTERM/SIGINT remove the partial file; after kill -9 the next run removes it, or continues it
+    with --resume. A device or pipe (/dev/null, a FIFO) is written in place: renaming over it would
+    replace it."""
+    import signal
+
+    OutputError, run_batch = _engine("batch").OutputError, _engine("batch").run_batch
+    BatchFile = _engine("batch_file").BatchFile
+
+    def run(handle, skip=0, summary=None, default_now=fallback):
         return run_batch(
-            policy, source, handle, now=now, default_now=fallback, engine=engine_name, jobs=jobs, progress=progress
+            policy,
+            lines,
+            handle,
+            now=settings["now"],
+            default_now=default_now,
+            engine=settings["engine"],
+            jobs=jobs,
+            progress=progress,
+            skip=skip,
+            summary=summary,
         )
 
     if path.exists() and not path.is_file():
-        with path.open("w", encoding="utf-8") as handle:
-            return run(handle)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with path.open("w", encoding="utf-8") as handle:
+                return run(handle)
+        except OSError as exc:  # closing flushes: a full device fails here
+            raise OutputError(exc.errno, exc.strerror) from None
+    output = BatchFile(path, {**settings, "default_now": fallback.isoformat()}, resume)
+
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            summary = run(handle)
-        os.chmod(tmp, _mode_for(path))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        try:
+            handle, done, summary, stored = output.open()
+            summary = run(handle, done, summary, stored["default_now"])
+            output.commit(_mode_for(path))
+        except OSError as exc:
+            output.discard()
+            raise OutputError(exc.errno, exc.strerror) from None
+        except BaseException:
+            output.discard()
+            raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return summary
 
 
@@ -320,6 +413,7 @@ def _batch_to_file(policy, source, path: Path, now, fallback, engine_name: str, 
 )
 @click.option("--counter", type=click.Path(dir_okay=False), help="SQLite file that hands out serial numbers")
 @engine_option
+@cache_option
 def render(
     pack: str,
     case: str,
@@ -329,11 +423,12 @@ def render(
     now: str | None,
     counter: str | None,
     engine_name: str,
+    no_cache: bool,
 ) -> None:
     """Fill in a form from CASE and print it (HTML for print, or Markdown)."""
     forms = _engine("forms")
 
-    policy = engine.load_policy(pack)
+    policy = load_policy_cached(pack, no_cache)
     data, smap, name = read_case(case)
     if not isinstance(data, dict):
         raise CaseError([Diagnostic(Location(name, 1, 1), "case-invalid", "a case must be a mapping with 'facts'")])
@@ -352,7 +447,10 @@ def render(
     if entry is None:
         click.echo(f"note: this case does not issue form '{form_id}'; rendered blank where facts are missing", err=True)
     if output:
-        write_atomically(Path(output), text)
+        try:
+            write_atomically(Path(output), text)
+        except OSError as exc:
+            raise OutputProblem(f"{output}: cannot write the output: {exc.strerror or exc}") from None
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
@@ -529,7 +627,10 @@ def schema(what: str | None, pack: str | None, write: bool) -> None:
 @click.option("--coverage", is_flag=True, help="list rules no test case fired")
 @click.option("-v", "--verbose", is_flag=True, help="print every case, not only failures")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False), help="also write a JUnit XML report to this file")
-def test(packs: tuple[str, ...], engines: tuple[str, ...], coverage: bool, verbose: bool, junit: str | None) -> None:
+@cache_option
+def test(
+    packs: tuple[str, ...], engines: tuple[str, ...], coverage: bool, verbose: bool, junit: str | None, no_cache: bool
+) -> None:
     """Run the policy test suites in each PACK's tests/ folder."""
     testing = _engine("testing")
     junit_xml, run_pack_tests = testing.junit_xml, testing.run_pack_tests
@@ -537,7 +638,7 @@ def test(packs: tuple[str, ...], engines: tuple[str, ...], coverage: bool, verbo
     failed = False
     reports = []
     for ref in packs:
-        policy = engine.load_policy(ref)
+        policy = load_policy_cached(ref, no_cache)
         report = run_pack_tests(policy, engines or engine.ENGINES)
         reports.append((policy.id, report))
         for d in report.diagnostics:
@@ -558,7 +659,10 @@ def test(packs: tuple[str, ...], engines: tuple[str, ...], coverage: bool, verbo
                 click.echo(f"{policy.id}: {key.replace('_', ' ')}: {', '.join(items) if items else 'none'}")
         failed = failed or not report.passed
     if junit:
-        write_atomically(Path(junit), junit_xml(reports))
+        try:
+            write_atomically(Path(junit), junit_xml(reports))
+        except OSError as exc:
+            raise OutputProblem(f"{junit}: cannot write the report: {exc.strerror or exc}") from None
     sys.exit(6 if failed else 0)
 
 

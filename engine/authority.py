@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from . import limits, pack_cache
 from .decision import jsonable
 from .errors import did_you_mean
-from .expr.pyeval import MISSING, Compiled, Env
+from .expr.pyeval import MISSING, Compiled, Env, compile_expr
 from .facts import Label
 from .sla import Effects
-from .tables import Table, TableError, check_table, compile_table, lint_table
+from .tables import Row, Table, TableError, compile_table_checked, lint_table
 
 if TYPE_CHECKING:
     from .compiler import _Compiler
@@ -74,19 +76,23 @@ def _tables(c: _Compiler) -> dict[str, Table]:
         if spec["id"] in out or spec["id"] in c.table_index:
             continue  # reported by the compiler's id check
         c.table_index.setdefault(spec["id"], i)
-        errors = check_table(spec, c.scope)
+        rows = spec.get("rows")
+        if isinstance(rows, list) and len(rows) > limits.TABLE_ROWS.value:
+            message = f"the table has {len(rows):,} rows; at most {limits.TABLE_ROWS.value:,} are allowed"
+            c.error(path + ("rows",), limits.TABLE_ROWS.code, message)
+            continue
+        table, errors = _compiled_table(spec, c.scope)
         for err in errors:
             _report(c, path, spec, err)
-        if errors:
-            continue
-        try:
-            table = compile_table(spec, c.scope)
-        except TableError as err:
-            _report(c, path, spec, err)
+        if table is None:
             continue
         for row in table.rows:
             c.probe(
-                row_probe(table.id, row.index), row.condition, path + ("rows", row.index), row.ref or table.ref or ""
+                row_probe(table.id, row.index),
+                row.condition,
+                path + ("rows", row.index),
+                row.ref or table.ref or "",
+                typed=row.node,
             )
         out[table.id] = table
         c.table_index[table.id] = i
@@ -111,8 +117,30 @@ def _report(c: _Compiler, path: tuple[object, ...], spec: dict[str, Any], err: T
     c.error(where, "table", err.message)
 
 
+def _compiled_table(spec: dict[str, Any], scope: Any) -> tuple[Table | None, list[TableError]]:
+    """Compile a table once; the CLI's pack cache keeps a compiled table (its typed row conditions, not
+    the closures made from them, which are rebuilt) by the spec and the fact types it was checked with."""
+    entry = pack_cache.key("table", spec, scope)
+    found = pack_cache.get("table", entry)
+    if found is not None and isinstance(found[0], Table):
+        rows = tuple(dataclasses.replace(r, predicate=compile_expr(r.node)) for r in found[0].rows)
+        return dataclasses.replace(found[0], rows=rows), []
+    table, errors = compile_table_checked(spec, scope)
+    if table is not None:
+        pack_cache.put("table", entry, dataclasses.replace(table, rows=tuple(_without_closure(r) for r in table.rows)))
+    return table, errors
+
+
+def _without_closure(row: Row) -> Row:
+    return dataclasses.replace(row, predicate=None)
+
+
 def _lint(c: _Compiler, index: int, table: Table, role_outputs: set[str]) -> None:
-    for finding in lint_table(table, roles=set(c.roles), role_outputs=sorted(role_outputs)):
+    roles, outputs = sorted(c.roles), sorted(role_outputs)
+    # Lint is the costly part of a large table: kept in the pack cache (when on) by what it reads.
+    entry = pack_cache.key("lint", table.id, table.hit, table.inputs, table.rows, str(table.tz), roles, outputs)
+    findings = pack_cache.cached("lint", entry, lambda: lint_table(table, roles=set(roles), role_outputs=outputs))
+    for finding in findings:
         path: tuple[object, ...] = ("tables", index) + (("rows", finding.row) if finding.row is not None else ())
         if finding.kind == "unknown-role":
             c.error(path, "unknown-role", finding.message)

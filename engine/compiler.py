@@ -28,7 +28,7 @@ from .policy import Action, CompiledRule, FindingSpec, Policy
 from .schema_check import schema_diagnostics
 from .sla import compile_sla
 from .source import SourceMap
-from .types import Type
+from .types import BOOLEAN, Type
 
 DEFAULT_TZ = "Asia/Shanghai"
 
@@ -450,9 +450,12 @@ class _Compiler:
             self.diags.append(Diagnostic(self.expr_location(path, text, exc.offset), exc.code, exc.message))
             return None
 
-    def probe(self, pid: str, text: str, path: tuple[object, ...], ref: str) -> str | None:
-        """A condition a calculator needs, compiled as a probe rule so both engines evaluate it."""
-        typed = self._typed(path, text, boolean=True)
+    def probe(
+        self, pid: str, text: str, path: tuple[object, ...], ref: str, typed: ir.Node | None = None
+    ) -> str | None:
+        """A condition a calculator needs, compiled as a probe rule so both engines evaluate it
+        (`typed`: the condition already checked against this scope, e.g. a table row's)."""
+        typed = typed if typed is not None and typed.type == BOOLEAN else self._typed(path, text, boolean=True)
         if typed is None:
             return None
         self.probes.append(

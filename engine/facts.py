@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import jsonschema
 
+from .case_limits import case_shape_problem
 from .errors import CaseError, Diagnostic, Location, json_path
 from .schema_check import schema_diagnostics
 from .source import SourceMap
@@ -228,6 +229,9 @@ class Normaliser:
             raise CaseError(
                 [Diagnostic(Location(filename, 1, 1), "case-invalid", "a case must be a mapping with 'facts'")]
             )
+        problem = case_shape_problem(data, smap, filename)
+        if problem is not None:
+            raise CaseError([problem])
         data, native_errors = self._from_python(data, filename)
         if native_errors:
             raise CaseError(native_errors)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 import jsonschema
-from jinja2.sandbox import SandboxedEnvironment
 
+from . import limits
 from .bundled import data_dir, load_schema
 from .decision import jsonable
 from .errors import Diagnostic, EvaluationError, Location, ZhiduError
@@ -23,6 +23,7 @@ from .expr.pyeval import MISSING, Compiled, Env
 from .facts import Label
 from .schema_check import schema_diagnostics
 from .source import read_document
+from .template_limits import BoundedSandbox, TemplateLimit, pattern_problem, render_bounded
 
 if TYPE_CHECKING:
     from .compiler import _Compiler
@@ -92,6 +93,13 @@ def compile_forms(c: _Compiler) -> FormsSpec:
         definition = entry.get("definition") if isinstance(entry, dict) else None
         if (own / FORM_FILE).is_file():
             folder: Path | None = own
+        elif isinstance(definition, str) and not _plain_name(definition):
+            c.error(
+                ("forms", fid, "definition"),
+                "form-outside",
+                f"definition '{definition}' must be the name of a form folder (no paths)",
+            )
+            continue
         elif isinstance(definition, str):
             folder = find_definition(definition, c.raw.root)
             if folder is None:
@@ -177,10 +185,18 @@ def _compile_one(c: _Compiler, fid: str, folder: Path, overrides: dict[str, Any]
     )
     templates = {}
     for fmt, name in (data.get("templates") or {}).items():
+        if not _inside(folder / name, folder):
+            c.error(
+                prefix + ("templates", fmt), "form-outside", f"template '{name}' must be a file inside {folder.name}/"
+            )
+            continue
         if not (folder / name).is_file():
             c.error(prefix + ("templates", fmt), "file-not-found", f"template '{name}' is not in {folder}")
         templates[fmt] = name
-    if numbering.get("pattern"):
+    problem = pattern_problem(numbering["pattern"]) if isinstance(numbering.get("pattern"), str) else None
+    if problem is not None:
+        c.error(prefix + ("numbering", "pattern"), limits.PATTERN_LENGTH.code, f"bad numbering pattern: {problem}")
+    elif numbering.get("pattern"):
         try:
             _format_number(numbering["pattern"], date(2024, 9, 1), 1)
         except (KeyError, ValueError, IndexError, AttributeError, TypeError) as exc:
@@ -220,6 +236,15 @@ def _role(c: _Compiler, path: tuple[object, ...], role: str) -> None:
             "dangling-ref",
             f"unknown role '{role}'{did_you_mean(role, c.roles)} (declare it under the pack's roles)",
         )
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether a path stays inside a folder once `..` and links are resolved."""
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def _display(path: Path) -> str:
@@ -436,7 +461,10 @@ def render(
     }
     path = form.folder / name
     try:
-        return env.get_template(name).render(context)
+        return render_bounded(env.get_template(name), context)
+    except TemplateLimit as exc:
+        where, line = _template_frame(exc, path)
+        raise TemplateProblem([Diagnostic(Location(_display(where), line, 1), exc.code, str(exc))]) from None
     except jinja2.TemplateSyntaxError as exc:
         where = Path(exc.filename) if exc.filename else path
         message = exc.message or str(exc)
@@ -464,9 +492,9 @@ def _template_frame(exc: BaseException, path: Path) -> tuple[Path, int]:
     return where, line
 
 
-def _environment(folder: Path, fmt: str) -> SandboxedEnvironment:
+def _environment(folder: Path, fmt: str) -> BoundedSandbox:
     loader = jinja2.FileSystemLoader([str(folder), str(bundled_forms() / "_shared")])
-    env = SandboxedEnvironment(
+    env = BoundedSandbox(
         loader=loader,
         autoescape=fmt == "html",  # customer text such as <script> prints as text
         undefined=jinja2.StrictUndefined,

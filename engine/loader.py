@@ -70,6 +70,10 @@ def load_pack(ref: str | Path, _chain: tuple[Path, ...] = ()) -> RawPack:
     if not isinstance(base_ref, str):
         return pack
     where = pack.smap.location(("extends",), default_file=pack.files[0])
+    if Path(base_ref).is_absolute() or base_ref.startswith("~"):
+        message = f"extends '{base_ref}': name a bundled pack, or a pack folder by a path relative to this pack"
+        pack.diagnostics.append(Diagnostic(where, "extends-outside", message))
+        return pack
     local = (pack.root / base_ref).resolve()
     try:
         base_root = resolve_pack(local if (local / POLICY_FILE).is_file() else base_ref)
@@ -101,10 +105,23 @@ def _load_one(root: Path) -> RawPack:
     includes = data.get("include") or []
     if not isinstance(includes, list):
         return pack  # the schema check reports the wrong type
+    inside = root.resolve()
     for index, pattern in enumerate(includes):
         if not isinstance(pattern, str):
             continue
-        matches = sorted(glob.glob(str(root / pattern)))
+        where = smap.location(("include", index))
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts or pattern.startswith("~"):
+            message = f"include '{pattern}' must be a path inside the pack folder (no absolute paths, no '..')"
+            pack.diagnostics.append(Diagnostic(where, "include-outside", message))
+            continue
+        matches = []
+        for match in sorted(glob.glob(str(root / pattern))):
+            if not Path(match).resolve().is_relative_to(inside):
+                # A link leading out of the pack: refused unread, so nothing of that file is printed.
+                message = f"include '{pattern}' leads outside the pack folder ({_display(Path(match))} is a link)"
+                pack.diagnostics.append(Diagnostic(where, "include-outside", message))
+                continue
+            matches.append(match)
         if not matches:
             pack.diagnostics.append(
                 Diagnostic(smap.location(("include", index)), "file-not-found", f"include '{pattern}' matches no file")

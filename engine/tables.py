@@ -317,6 +317,12 @@ def check_table(spec: Mapping[str, Any], scope: Scope) -> list[TableError]:
     return _Compiler(spec, scope).run()[1]
 
 
+def compile_table_checked(spec: Mapping[str, Any], scope: Scope) -> tuple[Table | None, list[TableError]]:
+    """Compile once: (the table, []) or (None, every problem in spec order)."""
+    table, errors = _Compiler(spec, scope).run()
+    return (None if errors else table), errors
+
+
 def compile_table(spec: Mapping[str, Any], scope: Scope) -> Table:
     """Compile a table spec against a scope; raises the first TableError (all of them in `.errors`)."""
     table, errors = _Compiler(spec, scope).run()
@@ -497,21 +503,21 @@ class _Compiler:
         if len(self.errors) > before:
             return None
         cells = tuple(render_test(t, x.subject) for t, x in zip(tests, inputs, strict=True))
-        for k, cell in enumerate(cells):
-            if cell is None:
-                continue
-            try:
-                check(parse(cell), self.scope)
-            except ExprError as exc:
-                self.error(i, k, f"input '{inputs[k].name}': {exc.message}", (*path, "when", k))
-        if len(self.errors) > before:
-            return None
         present = [c for c in cells if c is not None]
         condition = " and ".join(f"({c})" if _top_or(c) and len(present) > 1 else c for c in present) or "true"
         try:
             node = check(parse(condition), self.scope)
-        except ExprError as exc:
-            self.error(i, None, f"row condition {condition!r}: {exc.message}", (*path, "when"))
+        except ExprError as whole:
+            # Parsed cell by cell only now, to say which cell is wrong (large tables parse each row once).
+            for k, cell in enumerate(cells):
+                if cell is None:
+                    continue
+                try:
+                    check(parse(cell), self.scope)
+                except ExprError as exc:
+                    self.error(i, k, f"input '{inputs[k].name}': {exc.message}", (*path, "when", k))
+            if len(self.errors) == before:
+                self.error(i, None, f"row condition {condition!r}: {whole.message}", (*path, "when"))
             return None
         return Row(
             index=i,
@@ -904,18 +910,16 @@ def candidates(table: Table, k: int) -> list[Any]:
 def _present_candidates(table: Table, k: int) -> list[Any]:
     inp = table.inputs[k]
     t = inp.type
-    seen: list[Any] = []
-    for row in table.rows:
-        for b in _bounds(row.tests[k]):
-            if b not in seen:
-                seen.append(b)
+    # dict, not list: a membership test per bound made a 5,000-row column quadratic
+    seen = list(dict.fromkeys(b for row in table.rows for b in _bounds(row.tests[k])))
     if t.values is not None:
         return list(t.values)
     if t.kind == "boolean":
         return [True, False]
     if t.kind == "string":
         other, n = "other", 1
-        while other in seen:
+        taken = set(seen)
+        while other in taken:
             n += 1
             other = f"other{n}"
         return [*seen, other]
@@ -940,74 +944,247 @@ def _present_candidates(table: Table, k: int) -> list[Any]:
     return out
 
 
+Spans = list[tuple[int, int]]  # sorted, disjoint, inclusive index ranges
+
+
+def _union(spans: Spans) -> Spans:
+    out: Spans = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _complement(spans: Spans, size: int) -> Spans:
+    out: Spans = []
+    at = 0
+    for lo, hi in spans:
+        if lo > at:
+            out.append((at, lo - 1))
+        at = hi + 1
+    if at < size:
+        out.append((at, size - 1))
+    return out
+
+
+def _accepted(test: UnaryTest, raw: list[Any], ordered: bool, index: dict[Any, int]) -> Spans:
+    """The candidate indexes a test accepts, as ranges: bisection over the sorted candidates of an
+    ordered input, look-ups for the others. It must agree with the row condition the engines run
+    (a property test compares it with evaluating that condition on every candidate)."""
+    from bisect import bisect_left, bisect_right
+
+    size = len(raw)
+
+    def equal(value: Any) -> Spans:
+        if ordered:
+            lo, hi = bisect_left(raw, value), bisect_right(raw, value)
+            return [(lo, hi - 1)] if lo < hi else []
+        i = index.get(value)
+        return [] if i is None else [(i, i)]
+
+    if isinstance(test, OneOf):
+        return _union([span for v in test.values for span in equal(v)])
+    if isinstance(test, Comparison):
+        if test.op == "!=":
+            return _complement(equal(test.value), size)
+        v = test.value
+        lo, hi = {
+            "<": (0, bisect_left(raw, v) - 1),
+            "<=": (0, bisect_right(raw, v) - 1),
+            ">": (bisect_right(raw, v), size - 1),
+            ">=": (bisect_left(raw, v), size - 1),
+        }[test.op]
+        return [(lo, hi)] if lo <= hi else []
+    if isinstance(test, Interval):
+        lo = bisect_left(raw, test.low) if test.low_closed else bisect_right(raw, test.low)
+        hi = (bisect_right(raw, test.high) if test.high_closed else bisect_left(raw, test.high)) - 1
+        return [(lo, hi)] if lo <= hi else []
+    if isinstance(test, Negation):
+        return _complement(_accepted(test.test, raw, ordered, index), size)
+    if isinstance(test, AnyOf):
+        return _union([span for x in test.tests for span in _accepted(x, raw, ordered, index)])
+    raise TypeError(f"no candidates for {test!r}")
+
+
+def _mix(r: int) -> int:
+    """A fixed 64-bit hash of a row index (splitmix64): XORs of these tell row sets apart."""
+    z = (r + 1) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EB & 0xFFFFFFFFFFFFFFFF
+    return z ^ (z >> 31)
+
+
+class _Column:
+    """One input's candidate values cut into segments that no test splits, the classes of segments
+    every row treats alike (with one value shown for each), and each row's segments as ranges."""
+
+    def __init__(self, table: Table, k: int):
+        raw = candidates(table, k)  # the present values, then MISSING (only `-` accepts it)
+        present = raw[:-1]
+        ordered = table.inputs[k].type.kind in ORDERED_KINDS
+        index = {} if ordered else {v: i for i, v in reversed(list(enumerate(present)))}
+        spans: list[Spans | None] = [
+            None if isinstance(row.tests[k], AnyValue) else _accepted(row.tests[k], present, ordered, index)
+            for row in table.rows
+        ]
+        cuts = {0, len(present), len(raw)}
+        for row_spans in spans:
+            for lo, hi in row_spans or ():
+                cuts.update((lo, hi + 1))
+        self.starts = sorted(cuts)[:-1]  # segment s holds candidates starts[s] .. starts[s+1]-1
+        position = {start: s for s, start in enumerate(self.starts)}
+        position[len(raw)] = len(self.starts)
+        self.rows: list[Spans | None] = [
+            None if row_spans is None else [(position[lo], position[hi + 1] - 1) for lo, hi in row_spans]
+            for row_spans in spans
+        ]
+        nseg = len(self.starts)
+        # The set of rows accepting each segment, as an XOR of row hashes and a count, by a sweep.
+        delta_hash = [0] * (nseg + 1)
+        delta_count = [0] * (nseg + 1)
+        for r, row_spans in enumerate(self.rows):
+            for lo, hi in row_spans if row_spans is not None else [(0, nseg - 1)]:
+                delta_hash[lo] ^= _mix(r)
+                delta_hash[hi + 1] ^= _mix(r)
+                delta_count[lo] += 1
+                delta_count[hi + 1] -= 1
+        signature, running_hash, running_count = [], 0, 0
+        for s in range(nseg):
+            running_hash ^= delta_hash[s]
+            running_count += delta_count[s]
+            signature.append((running_hash, running_count))
+        # Candidates every test of the column treats alike form one class: keep one, preferring a
+        # value written in a test (5000 reads better than 4999.99).
+        bounds = {b for row in table.rows for b in _bounds(row.tests[k])}
+        groups: dict[tuple[int, int], list[int]] = {}
+        for s in range(nseg):
+            groups.setdefault(signature[s], []).append(s)
+        ends = [*self.starts[1:], len(raw)]
+        keep: list[int] = []
+        members: list[list[int]] = []
+        for segs in groups.values():
+            cands = [c for s in segs for c in range(self.starts[s], ends[s])]
+            keep.append(next((c for c in cands if raw[c] in bounds), cands[0]))
+            members.append(cands)
+        order = sorted(range(len(keep)), key=lambda i: keep[i])
+        self.values = [raw[keep[i]] for i in order]
+        self.alike = [[raw[c] for c in members[i] if c != keep[i]] for i in order]
+        class_of_group = {g: n for n, g in enumerate(order)}
+        group_ids = {sig: g for g, sig in enumerate(groups)}
+        self.seg_class = [class_of_group[group_ids[signature[s]]] for s in range(nseg)]
+        self.first_seg = [0] * len(self.values)
+        for s in reversed(range(nseg)):
+            self.first_seg[self.seg_class[s]] = s
+        self.nseg = nseg
+
+    def accepts(self, r: int, c: int) -> bool:
+        spans = self.rows[r]
+        if spans is None:
+            return True
+        s = self.first_seg[c]
+        from bisect import bisect_right
+
+        i = bisect_right(spans, (s, self.nseg)) - 1
+        return i >= 0 and spans[i][0] <= s <= spans[i][1]
+
+    def spans(self, r: int) -> Spans:
+        return self.rows[r] if self.rows[r] is not None else [(0, self.nseg - 1)]  # type: ignore[return-value]
+
+
+def _intersect(a: Spans, b: Spans) -> Spans:
+    out: Spans = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
 class _Analysis:
-    """Which candidate values each row's test of each input accepts, and cover searches over them."""
+    """Which candidate classes each row accepts per input, pairs of rows that meet, and cover searches."""
 
     def __init__(self, table: Table):
         self.table = table
-        self.values: list[list[Any]] = []
-        self.alike: list[list[list[Any]]] = []  # per candidate, the other values of its class
-        columns: list[list[tuple[bool, ...] | None]] = []
-        env_now = datetime(2000, 1, 1, tzinfo=table.tz)
-        for k, inp in enumerate(table.inputs):
-            raw = candidates(table, k)
-            scope = Scope({_PROBE: inp.type}, tz=table.tz)
-            col: list[tuple[bool, ...] | None] = []
-            for row in table.rows:
-                text = render_test(row.tests[k], _PROBE)
-                if text is None:
-                    col.append(None)
-                    continue
-                # The same pipeline as the row conditions, on the value alone.
-                fn = compile_expr(check(parse(text), scope))
-                col.append(tuple(fn(Env({_PROBE: v}, {}, env_now, table.tz)) is True for v in raw))
-            # Candidates every test of the column treats alike form one class: keep one, preferring a
-            # value written in a test (5000 reads better than 4999.99).
-            bounds = {b for row in table.rows for b in _bounds(row.tests[k])}
-            groups: dict[tuple[bool, ...], list[int]] = {}
-            for c in range(len(raw)):
-                groups.setdefault(tuple(m[c] for m in col if m is not None), []).append(c)
-            keep: list[int] = []
-            alike: list[list[Any]] = []
-            for members in groups.values():
-                rep = next((c for c in members if raw[c] in bounds), members[0])
-                keep.append(rep)
-                alike.append([raw[c] for c in members if c != rep])
-            order = sorted(range(len(keep)), key=lambda i: keep[i])
-            self.values.append([raw[keep[i]] for i in order])
-            self.alike.append([alike[i] for i in order])
-            columns.append([None if m is None else tuple(m[keep[i]] for i in order) for m in col])
-        # match[r][k]: None for `-`, else one bool per candidate of input k
-        self.match = [[columns[k][r] for k in range(len(table.inputs))] for r in range(len(table.rows))]
+        self.columns = [_Column(table, k) for k in range(len(table.inputs))]
+        self.values: list[list[Any]] = [col.values for col in self.columns]
+        self.alike: list[list[list[Any]]] = [col.alike for col in self.columns]
         self.steps = 0
         self.exhausted = False
 
     def accepts(self, r: int, k: int, c: int) -> bool:
-        m = self.match[r][k]
-        return m is None or m[c]
+        return self.columns[k].accepts(r, c)
 
     def allowed(self, r: int | None, *, present: bool = False) -> list[list[int]]:
         """Candidate indexes row r accepts per input (every candidate for None); `present` leaves out
         the missing value, so gaps are reported only for values a case can actually carry."""
-        return [
-            [
-                c
-                for c in range(len(vals))
-                if (r is None or self.accepts(r, k, c)) and not (present and vals[c] is MISSING)
-            ]
-            for k, vals in enumerate(self.values)
-        ]
+        out = []
+        for col in self.columns:
+            if r is None or col.rows[r] is None:
+                classes = list(range(len(col.values)))
+            else:
+                classes = sorted({col.seg_class[s] for lo, hi in col.rows[r] for s in range(lo, hi + 1)})
+            out.append([c for c in classes if not (present and col.values[c] is MISSING)])
+        return out
+
+    def meeting_pairs(self) -> set[tuple[int, int]]:
+        """Every pair of rows (a < b) that some input combination matches both of: swept on the input
+        that pairs the fewest rows (sort by start, keep the open ranges), then checked on the others."""
+        n = len(self.table.rows)
+        if n < 2:
+            return set()
+        best = min(range(len(self.columns)), key=lambda k: self._pair_count(k))
+        pairs = self._sweep(best)
+        others = [col for k, col in enumerate(self.columns) if k != best]
+        return {(a, b) for a, b in pairs if all(_intersect(col.spans(a), col.spans(b)) for col in others)}
+
+    def _events(self, k: int) -> list[tuple[int, int, int]]:
+        col = self.columns[k]
+        return sorted((lo, hi, r) for r in range(len(self.table.rows)) for lo, hi in col.spans(r))
+
+    def _pair_count(self, k: int) -> int:
+        import heapq
+
+        open_ends: list[int] = []
+        count = 0
+        for lo, hi, _ in self._events(k):
+            while open_ends and open_ends[0] < lo:
+                heapq.heappop(open_ends)
+            count += len(open_ends)
+            heapq.heappush(open_ends, hi)
+        return count
+
+    def _sweep(self, k: int) -> set[tuple[int, int]]:
+        import heapq
+
+        open_rows: list[tuple[int, int]] = []
+        pairs: set[tuple[int, int]] = set()
+        for lo, hi, r in self._events(k):
+            while open_rows and open_rows[0][0] < lo:
+                heapq.heappop(open_rows)
+            for _, q in open_rows:
+                if q != r:
+                    pairs.add((min(q, r), max(q, r)))
+            heapq.heappush(open_rows, (hi, r))
+        return pairs
 
     def uncovered(self, rows: list[int], allowed: list[list[int]], limit: int) -> list[tuple[int, ...]]:
         """Up to `limit` candidate combinations within `allowed` that none of `rows` matches."""
         n = len(allowed)
         found: list[tuple[int, ...]] = []
         covered: set[tuple[int, frozenset[int]]] = set()
+        allowed_sets = [set(a) for a in allowed]
 
         def walk(k: int, sub: frozenset[int], prefix: tuple[int, ...]) -> None:
             if len(found) >= limit or self.exhausted:
                 return
-            self.steps += 1
+            self.steps += 1 + len(sub)
             if self.steps > LINT_BUDGET:
                 self.exhausted = True
                 return
@@ -1016,12 +1193,12 @@ class _Analysis:
                 return
             if k == n or (k, sub) in covered:
                 return
-            if any(all(self.match[q][j] is None for j in range(k, n)) for q in sub):
+            if any(all(self.columns[j].rows[q] is None for j in range(k, n)) for q in sub):
                 covered.add((k, sub))
                 return
             before = len(found)
-            for c in allowed[k]:
-                walk(k + 1, frozenset(q for q in sub if self.accepts(q, k, c)), (*prefix, c))
+            for c, group in self._groups(k, sub, allowed[k], allowed_sets[k]):
+                walk(k + 1, group, (*prefix, c))
                 if len(found) >= limit or self.exhausted:
                     return
             if len(found) == before:
@@ -1031,14 +1208,42 @@ class _Analysis:
             walk(0, frozenset(rows), ())
         return found
 
+    def _groups(
+        self, k: int, sub: frozenset[int], allowed: list[int], allowed_set: set[int]
+    ) -> Iterator[tuple[int, frozenset[int]]]:
+        """For each allowed class of input k, in order, the rows of `sub` that accept it: one sweep over
+        the segments; a class's rows are read at its first segment."""
+        col = self.columns[k]
+        wide = [q for q in sub if col.rows[q] is None]
+        starts: dict[int, list[int]] = {}
+        ends: dict[int, list[int]] = {}
+        for q in sub:
+            for lo, hi in col.rows[q] or ():
+                starts.setdefault(lo, []).append(q)
+                ends.setdefault(hi + 1, []).append(q)
+        wanted = {col.first_seg[c]: c for c in allowed_set}
+        active: set[int] = set(wide)
+        rows_of: dict[int, frozenset[int]] = {}
+        points = sorted(set(starts) | set(ends) | set(wanted))
+        self.steps += len(points)
+        for s in points:
+            for q in ends.get(s, ()):
+                active.discard(q)
+            active.update(starts.get(s, ()))
+            c = wanted.get(s)
+            if c is not None:
+                rows_of[c] = frozenset(active)
+        for c in allowed:
+            yield c, rows_of[c]
+
     def common(self, a: int, b: int) -> tuple[int, ...] | None:
-        """A candidate combination both rows match, or None."""
+        """A candidate combination both rows match (the first class of each input), or None."""
         combo = []
-        for k, vals in enumerate(self.values):
-            c = next((c for c in range(len(vals)) if self.accepts(a, k, c) and self.accepts(b, k, c)), None)
-            if c is None:
+        for col in self.columns:
+            both = _intersect(col.spans(a), col.spans(b))
+            if not both:
                 return None
-            combo.append(c)
+            combo.append(min(col.seg_class[s] for lo, hi in both for s in range(lo, hi + 1)))
         return tuple(combo)
 
     def example(self, combo: tuple[int, ...]) -> dict[str, Any]:
@@ -1076,55 +1281,59 @@ def lint_table(
     out.extend(_role_lint(table, roles or (), role_outputs))
     an = _Analysis(table)
     names = [x.name for x in table.inputs]
+    pairs = an.meeting_pairs() if table.hit in ("first", "unique", "priority") else set()
+    meets: dict[int, list[int]] = {}
+    for a, b in sorted(pairs):
+        meets.setdefault(b, []).append(a)
+        meets.setdefault(a, []).append(b)
 
     for row in table.rows:
-        allowed = an.allowed(row.index)
-        empty = [names[k] for k, a in enumerate(allowed) if not a]
+        empty = [names[k] for k, col in enumerate(an.columns) if col.rows[row.index] == []]
         if empty:
             out.append(TableLint("unreachable", row.index, f"row {row.index + 1} matches no value of {empty[0]}"))
             continue
+        # Only rows that meet this one can shadow it.
         if table.hit == "first":
-            shadow = list(range(row.index))
+            shadow = sorted(q for q in meets.get(row.index, ()) if q < row.index)
         elif table.hit == "priority":
-            shadow = [r.index for r in table.rows if (r.priority or 0) > (row.priority or 0)]
+            shadow = sorted(q for q in meets.get(row.index, ()) if (table.rows[q].priority or 0) > (row.priority or 0))
         else:
             continue
         if not shadow:
             continue
         an.exhausted, an.steps = False, 0
-        if an.uncovered(shadow, allowed, 1) or an.exhausted:
+        if an.uncovered(shadow, an.allowed(row.index), 1) or an.exhausted:
             continue
-        related = tuple(q for q in shadow if an.common(q, row.index) is not None)
         why = "earlier" if table.hit == "first" else "higher-priority"
         out.append(
             TableLint(
                 "unreachable",
                 row.index,
                 f"row {row.index + 1} can never be chosen: every input it matches is matched first by "
-                f"{why} {_rows_text(related)}",
-                related=related,
+                f"{why} {_rows_text(shadow)}",
+                related=tuple(shadow),
             )
         )
 
     if table.hit in ("unique", "priority"):
-        for b in table.rows:
-            for a in table.rows[: b.index]:
-                if table.hit == "priority" and (a.priority or 0) != (b.priority or 0):
-                    continue
-                combo = an.common(a.index, b.index)
-                if combo is None:
-                    continue
-                example = an.example(combo)
-                why = "(hit: unique)" if table.hit == "unique" else f"with the same priority {b.priority}"
-                out.append(
-                    TableLint(
-                        "overlap",
-                        b.index,
-                        f"rows {a.index + 1} and {b.index + 1} both match {an.text(combo)} {why}",
-                        example=example,
-                        related=(a.index,),
-                    )
+        for a_index, b_index in sorted(pairs, key=lambda p: (p[1], p[0])):
+            a, b = table.rows[a_index], table.rows[b_index]
+            if table.hit == "priority" and (a.priority or 0) != (b.priority or 0):
+                continue
+            combo = an.common(a.index, b.index)
+            if combo is None:
+                continue
+            example = an.example(combo)
+            why = "(hit: unique)" if table.hit == "unique" else f"with the same priority {b.priority}"
+            out.append(
+                TableLint(
+                    "overlap",
+                    b.index,
+                    f"rows {a.index + 1} and {b.index + 1} both match {an.text(combo)} {why}",
+                    example=example,
+                    related=(a.index,),
                 )
+            )
 
     an.exhausted, an.steps = False, 0
     for combo in an.uncovered([r.index for r in table.rows], an.allowed(None, present=True), max_gaps):
@@ -1158,6 +1367,7 @@ __all__ = [
     "TableHitError",
     "TableLint",
     "compile_table",
+    "compile_table_checked",
     "check_table",
     "evaluate_python",
     "matched_rows",

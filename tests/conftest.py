@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import jsonschema
@@ -13,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PACKS = FIXTURES / "packs"
 NOW = "2024-09-10T10:00:00+08:00"
+# The CLI caches parsed pack files; tests keep theirs out of the user's cache folder.
+os.environ.setdefault("ZHIDU_CACHE_DIR", tempfile.mkdtemp(prefix="zhidu-test-cache-"))
 
 # Why durable-rules cannot run here (Python 3.13+), or None. Tests that exist to exercise durable-rules
 # skip with this reason; cross-checks compare the engines this Python has (engine.ENGINES).

@@ -439,6 +439,29 @@ def random_expressions(seed: int, count: int) -> list[str]:
     return [gen.boolean(gen.r.randint(0, 3)) for _ in range(count)]
 
 
+def arithmetic_expressions(seed: int, count: int) -> list[str]:
+    """Long sums and differences of numeric facts and literals near the 10^12 limit, compared with a
+    literal or a fact: the sums durable-rules computes in int64 (trap 21)."""
+    r = random.Random(seed)
+    literals = {
+        "int": [str(v) for v in INT_LITS if v >= 0],
+        "num": [v for v in NUM_LITS if not v.startswith("-")],
+        "money": [v for v in MONEY_LITS if not v.startswith("-")],
+    }
+    out = []
+    for _ in range(count):
+        kind = r.choice(["int", "num", "money"])
+        paths = [p for p in PATHS[kind] if not p.startswith("findings.")]
+        # Mostly one or two facts repeated: values drawn near the limit then add up past int64.
+        paths = r.sample(paths, min(len(paths), r.choice([1, 1, 2])))
+        terms = [r.choice(paths) if r.random() < 0.85 else r.choice(literals[kind]) for _ in range(r.randint(2, 16))]
+        signs = "+" if r.random() < 0.6 else "+-"
+        text = terms[0] + "".join(f" {r.choice(signs)} {t}" for t in terms[1:])
+        rhs = r.choice(literals[kind] + paths + ["-" + literals[kind][-1]])
+        out.append(f"{text} {r.choice(['<', '<=', '>', '>=', '==', '!='])} {rhs}")
+    return out
+
+
 def write_pack(folder: Path, expressions: list[str]) -> Path:
     rules = list(FIXED_RULES)
     for n, text in enumerate(expressions):
@@ -705,6 +728,29 @@ def test_random_rules_agree(seed: int, pack_root: Path) -> None:
         assert_agree(policy, {"case_id": "diff", "facts": facts}, now)
 
     run_isolated(check)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_arithmetic_heavy_rules_agree(seed: int, pack_root: Path) -> None:
+    """Sums long enough to overflow durable-rules' int64 arithmetic decide alike on both engines."""
+    policy = engine.load_policy(write_pack(pack_root / f"arith{seed}", arithmetic_expressions(seed, RULES_PER_PACK)))
+
+    @settings(SETTINGS, max_examples=min(SETTINGS.max_examples, 150))
+    @given(facts=facts_strategy(policy.facts), now=NOW_STRATEGY)
+    def check(facts: dict[str, Any], now: datetime) -> None:
+        assert_agree(policy, {"case_id": "arith", "facts": facts}, now)
+
+    run_isolated(check)
+
+
+def test_a_sum_past_int64_fires_on_both_engines(tmp_path: Path) -> None:
+    """The reproduction of issue 14 (3): twelve terms of 999,999,999,999 are 1.2 × 10^13, which durable
+    computes in micro-units (1.2 × 10^19, past int64) unless the adapter keeps it on the Python side."""
+    policy = engine.load_policy(write_pack(tmp_path / "p", [" + ".join(["i"] * 12) + " > 0"]))
+    case = {"case_id": "big", "facts": {"i": 999_999_999_999}}
+    now = datetime(2024, 9, 10, 10, tzinfo=timezone(timedelta(hours=8)))
+    fired_by = {e: fired(outcome(policy, case, now, e)) for e in ("python", "durable")}
+    assert "r0" in fired_by["python"] and fired_by["durable"] == fired_by["python"]
 
 
 @pytest.fixture(scope="module")

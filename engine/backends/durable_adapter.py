@@ -30,6 +30,9 @@ Found here as well (tests/test_engines_differential.py keeps a case for each):
 19 string lengths are kept in 16 bits: a 64 KiB text equals any literal with the same first letter
    → texts longer than LONG_STRING bytes are sent as a digest that no literal equals.
 20 `literal + literal` is evaluated wrongly → constants are folded by the checker and by `_combine`.
+21 (found here) arithmetic is int64 and overflows silently: a sum of ten values near the 10^12 limit
+   wraps and the rule does not fire → a sum sent to durable has at most MAX_TERMS terms, each below
+   LIMIT, so it always fits; a longer one is a computed field.
 """
 
 from __future__ import annotations
@@ -63,7 +66,8 @@ FIELD_LIMIT = 60
 # Chunks are cut so that a ruleset holds at most this many tests, whatever the fact.
 TEST_LIMIT = 60
 SCALE = 10**6  # numbers carry at most 6 decimal places (facts.NUMBER_PLACES)
-LIMIT = 10**18  # int64 headroom for sums of two encoded values
+LIMIT = 10**18  # every encoded value is below this
+MAX_TERMS = (2**63 - 1) // LIMIT  # 9: a sum of this many encoded values cannot overflow int64
 LONG_STRING = 16_000  # bytes; durable-rules wraps string lengths at 65,536
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
@@ -217,7 +221,7 @@ class _Translator:
             fields: list[str] = []
             if isinstance(lhs, ir.Path | ir.Now):
                 right = self._operand(rhs, fields)
-                if right is not None:
+                if right is not None and _terms(right) <= MAX_TERMS:
                     return self._field(lhs), op, right, [self._field(lhs), *fields]
             # p ± X  op  R   →   p  op  R ∓ X
             if isinstance(lhs, ir.Arith) and lhs.op in ("+", "-") and self._units_agree(lhs):
@@ -231,7 +235,7 @@ class _Translator:
                     r = self._operand(rhs, fields)
                     x = self._operand(other, fields)
                     combined = _combine(move, r, x) if r is not None and x is not None else None
-                    if combined is not None:
+                    if combined is not None and _terms(combined) <= MAX_TERMS:
                         return self._field(path), op, combined, [self._field(path), *fields]
         return None
 
@@ -444,6 +448,15 @@ def _combine(op: str, left: Any, right: Any) -> Any:
     if isinstance(left, bool | str) or isinstance(right, bool | str):
         return None
     return {op: {"$l": left, "$r": right}}
+
+
+def _terms(expr: Any) -> int:
+    """How many encoded values a durable expression adds up (its intermediate sums must fit int64)."""
+    if isinstance(expr, dict) and len(expr) == 1:
+        (op, args), *_ = expr.items()
+        if op in ("$add", "$sub") and isinstance(args, dict):
+            return _terms(args.get("$l")) + _terms(args.get("$r"))
+    return 1
 
 
 def _merged_count(current: _Translator, extra: _Translator) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from .. import limits
 from ..types import BOOLEAN, DURATION, INTEGER, NUMBER, STRING
 from . import ir
 
@@ -39,7 +40,7 @@ DURATION_UNITS = {
 # A century: longer literals are mistakes, and datetimes (years 1900-2999) plus one never overflow.
 MAX_DURATION = timedelta(days=36525)
 KEYWORDS = {"and", "or", "not", "in", "true", "false", "now"}
-_NUM = re.compile(r"\d+(\.\d+)?")
+_NUM = re.compile(r"[0-9]+(\.[0-9]+)?")  # ASCII digits only: "²".isdigit() is true, int("²") fails
 _IDENT = re.compile(r"[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]*")
 _OPS = ("==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ".")
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
@@ -64,9 +65,12 @@ def tokenize(text: str) -> list[Token]:
         if ch.isspace():
             i += 1
             continue
-        if ch.isdigit():
+        if "0" <= ch <= "9":
             m = _NUM.match(text, i)
             end = m.end() if m else i + 1
+            if end - i > limits.NUMBER_DIGITS.value + 1:
+                message = f"a number of more than {limits.NUMBER_DIGITS.value} digits"
+                raise ExprError(limits.NUMBER_DIGITS.code, message, i)
             unit = re.match(r"(min|w|d|h|s)(?![A-Za-z0-9_\u4e00-\u9fff])", text[end:])
             if unit:
                 span = text[i : end + unit.end()]
@@ -120,9 +124,19 @@ def tokenize(text: str) -> list[Token]:
 
 class _Parser:
     def __init__(self, text: str):
+        if len(text) > limits.EXPR_LENGTH.value:
+            message = f"the expression is longer than {limits.EXPR_LENGTH.value:,} characters"
+            raise ExprError(limits.EXPR_LENGTH.code, message, limits.EXPR_LENGTH.value)
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0  # nesting so far: every later stage walks the tree recursively
+
+    def _deeper(self, pos: int, by: int = 1) -> None:
+        self.depth += by
+        if self.depth > limits.EXPR_DEPTH.value:
+            message = f"the expression nests deeper than {limits.EXPR_DEPTH.value} levels: split it into findings"
+            raise ExprError(limits.EXPR_DEPTH.code, message, pos)
 
     @property
     def tok(self) -> Token:
@@ -173,7 +187,10 @@ class _Parser:
     def _not(self) -> ir.Node:
         if self._keyword("not"):
             pos = self._advance().pos
-            return ir.Not(pos, None, self._not())
+            self._deeper(pos)
+            node = ir.Not(pos, None, self._not())
+            self.depth -= 1
+            return node
         return self._compare()
 
     def _compare(self) -> ir.Node:
@@ -199,26 +216,46 @@ class _Parser:
 
     def _sum(self) -> ir.Node:
         node = self._product()
+        chain = 0  # a + b + c nests to the left: each term is one level deeper
         while self.tok.kind == "op" and self.tok.text in ("+", "-"):
             op = self._advance()
+            chain += 1
+            self._deeper(op.pos)
             node = ir.Arith(op.pos, None, op.text, node, self._product())
+        self.depth -= chain
         return node
 
     def _product(self) -> ir.Node:
         node = self._unary()
+        chain = 0
         while self.tok.kind == "op" and self.tok.text in ("*", "/", "%"):
             op = self._advance()
+            chain += 1
+            self._deeper(op.pos)
             node = ir.Arith(op.pos, None, op.text, node, self._unary())
+        self.depth -= chain
         return node
 
     def _unary(self) -> ir.Node:
         if self._is("op", "-"):
             pos = self._advance().pos
-            return ir.Neg(pos, None, self._unary())
+            self._deeper(pos)
+            node = ir.Neg(pos, None, self._unary())
+            self.depth -= 1
+            return node
         return self._primary()
 
     def _primary(self) -> ir.Node:
         t = self.tok
+        if t.kind == "op" and t.text in ("(", "[") or t.kind == "ident" and self.tokens[self.i + 1].text == "(":
+            self._deeper(t.pos)
+            try:
+                return self._primary_inner(t)
+            finally:
+                self.depth -= 1
+        return self._primary_inner(t)
+
+    def _primary_inner(self, t: Token) -> ir.Node:
         if t.kind == "num":
             self._advance()
             return ir.Literal(t.pos, INTEGER if isinstance(t.value, int) else NUMBER, t.value)

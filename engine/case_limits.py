@@ -1,0 +1,52 @@
+"""The size and depth bounds of one case document, checked before anything walks it recursively."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import limits
+from .errors import Diagnostic
+from .source import SourceMap
+
+_BIG = 10**limits.NUMBER_DIGITS.value
+
+
+def case_shape_problem(data: Any, smap: SourceMap, filename: str) -> Diagnostic | None:
+    """The first limit a case passes (values, depth, digits, lone surrogates), located; None when within.
+
+    Iterative on purpose: a hostile case must not be able to exhaust the stack of the check itself."""
+    budget = limits.CASE_VALUES.value
+    stack: list[tuple[Any, tuple[object, ...]]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        budget -= 1
+        if budget < 0:
+            return _at(smap, path, filename, limits.CASE_VALUES.code, f"more than {limits.CASE_VALUES.value:,} values")
+        if len(path) > limits.CASE_DEPTH.value:
+            message = f"nested deeper than {limits.CASE_DEPTH.value} levels"
+            return _at(smap, path, filename, limits.CASE_DEPTH.code, message)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    return _at(smap, path, filename, "case-invalid", f"keys must be text, not {type(key).__name__}")
+                stack.append((item, path + (key,)))
+        elif isinstance(value, list | tuple):
+            stack.extend((item, path + (i,)) for i, item in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and not -_BIG < value < _BIG:
+            message = f"a number of more than {limits.NUMBER_DIGITS.value} digits"
+            return _at(smap, path, filename, limits.NUMBER_DIGITS.code, message)
+        elif isinstance(value, str) and not value.isascii() and _has_surrogate(value):
+            return _at(smap, path, filename, "case-invalid", "the text holds a lone surrogate (\\ud800-\\udfff)")
+    return None
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _at(smap: SourceMap, path: tuple[object, ...], filename: str, code: str, message: str) -> Diagnostic:
+    return Diagnostic(smap.location(path, default_file=filename), code, message)
