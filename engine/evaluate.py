@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from .authority import AuthorityResult
 from .authority import compute as compute_authority
+from .computed import Computed
 from .decision import Decision, jsonable
 from .errors import CaseError, Diagnostic, EvaluationError, Location
-from .expr.pyeval import MISSING
+from .expr.pyeval import MISSING, Env
 from .facts import DATETIME_PATTERN, MAX_YEAR, MIN_YEAR, parse_datetime
 from .forms import enrich as enrich_forms
 from .penalty_section import PenaltyResult
@@ -95,29 +96,56 @@ def decide_with_findings(
         raise EvaluationError(f"unknown engine '{engine}' (choose {' or '.join(ENGINES)})", code="unknown-engine")
     backend = policy.backend(engine)
     fired: list[CompiledRule] = []
-    values, outcomes = _resolve(policy, fired)  # defaults, readable from the first layer on
+    # Computed `set:` values of the rules that fired, worked out by the shared Python evaluator when
+    # the rule fires (on either engine), from the findings of the layers before.
+    computed: dict[str, tuple[tuple[str, Any], ...]] = {}
+    values, outcomes = _resolve(policy, fired, computed)  # defaults, readable from the first layer on
     for index, layer in enumerate(policy.layers):
         ids = backend.fire(index, facts, values, moment)
         new = [r for r in layer if r.id in ids]
         if new:
+            env = Env(facts, values, moment, policy.timezone)
+            for r in new:
+                if any(isinstance(v, Computed) for _, v in r.sets):
+                    computed[r.id] = tuple((fid, v(env) if isinstance(v, Computed) else v) for fid, v in r.sets)
             fired.extend(new)
-            values, outcomes = _resolve(policy, fired)
+            values, outcomes = _resolve(policy, fired, computed)
     rules = [r for r in fired if r.kind == "rule"]
     probes = frozenset(r.id for r in fired if r.kind == "probe")
     sla = compute_sla(policy, facts, values, probes, moment)
     approvals = compute_authority(policy, facts, values, probes, moment)
     penalties = compute_penalties(policy, facts, values, probes, moment, case_id)
-    decision = _build(policy, case_id, moment, rules, values, outcomes, sla, approvals, penalties, facts, probes)
+    decision = _build(
+        policy, case_id, moment, rules, values, outcomes, sla, approvals, penalties, facts, probes, computed
+    )
     return decision, values
 
 
-def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
+def _sets(r: CompiledRule, computed: Mapping[str, tuple[tuple[str, Any], ...]]) -> tuple[tuple[str, Any], ...]:
+    return computed.get(r.id, r.sets)
+
+
+def _key(value: Any) -> Any:
+    """A hashable stand-in for a finding value (objects and lists of objects are dicts)."""
+    if isinstance(value, dict):
+        return ("{}", tuple(sorted((k, _key(v)) for k, v in value.items())))
+    if isinstance(value, tuple | list):
+        return ("[]", tuple(_key(v) for v in value))
+    return value
+
+
+def _resolve(
+    policy: Policy, fired: list[CompiledRule], computed: Mapping[str, tuple[tuple[str, Any], ...]]
+) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
     """Apply each finding's conflict policy to the rules that fired; never last-writer-wins."""
     values: dict[str, Any] = {}
     outcomes: dict[tuple[str, str], str] = {}
     by_finding: dict[str, list[tuple[CompiledRule, Any]]] = {}
     for r in fired:
-        for fid, v in r.sets:
+        for fid, v in _sets(r, computed):
+            if v is MISSING:
+                outcomes[(r.id, fid)] = "no-value"  # a computed value without a value sets nothing
+                continue
             by_finding.setdefault(fid, []).append((r, v))
     for spec in policy.findings:
         setters = sorted(by_finding.get(spec.id, ()), key=lambda rv: (-rv[0].priority, rv[0].layer, rv[0].order))
@@ -125,7 +153,7 @@ def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any],
             if spec.default is not MISSING:
                 values[spec.id] = spec.default
             continue
-        distinct = list(dict.fromkeys(v for _, v in setters))
+        distinct = list({_key(v): v for _, v in reversed(setters)}.values())[::-1]
         if spec.conflict == "collect":
             values[spec.id] = tuple(distinct)
             for r, _ in setters:
@@ -136,7 +164,7 @@ def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any],
             contenders = [(r, v) for r, v in setters if r.priority == top]
         else:
             contenders = setters
-        if len({v for _, v in contenders}) > 1:
+        if len({_key(v) for _, v in contenders}) > 1:
             detail = ", ".join(f"{r.id} → {v}" for r, v in contenders)
             why = "at the same priority " if spec.conflict == "priority" else ""
             raise EvaluationError(
@@ -162,12 +190,13 @@ def _build(
     penalties: PenaltyResult,
     facts: dict[str, Any],
     probes: frozenset[str],
+    computed: Mapping[str, tuple[tuple[str, Any], ...]],
 ) -> Decision:
     tz = policy.timezone
     findings = []
     setters_of: dict[str, list[CompiledRule]] = {}
     for r in fired:
-        for fid, _ in r.sets:
+        for fid, _ in _sets(r, computed):
             if outcomes.get((r.id, fid)) != "overridden" and r not in setters_of.setdefault(fid, []):
                 setters_of[fid].append(r)
     for spec in policy.findings:
@@ -199,15 +228,11 @@ def _build(
     trace = []
     for r in fired:
         effects: list[dict[str, Any]] = []
-        for fid, v in r.sets:
-            effects.append(
-                {
-                    "kind": "set",
-                    "finding": fid,
-                    "value": jsonable(v, tz),
-                    "outcome": outcomes.get((r.id, fid), "applied"),
-                }
-            )
+        for fid, v in _sets(r, computed):
+            effect = {"kind": "set", "finding": fid, "outcome": outcomes.get((r.id, fid), "applied")}
+            if v is not MISSING:
+                effect["value"] = jsonable(v, tz)
+            effects.append(effect)
         effects.extend(_apply(policy, actions, forms, r.id, r.ref, r.actions, r.forms))
         for i, text in enumerate(r.warnings):
             effects.append({"kind": "warning", "id": f"{r.id}#{i + 1}"})
@@ -247,7 +272,7 @@ def _build(
         policy={"id": policy.id, "version": policy.version},
         case_id=case_id,
         evaluated_at=now.astimezone(tz).isoformat(),
-        findings=findings,
+        findings=_nest(findings),
         timers=sla.timers,
         approvals=approvals.approvals,
         penalties=penalties.penalties,
@@ -256,6 +281,39 @@ def _build(
         trace=trace,
         warnings=warnings,
     )
+
+
+def _nest(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Dotted findings (`refund.amount`, `refund.reason`) become one finding `refund` holding an object."""
+    out: list[dict[str, Any]] = []
+    groups: dict[str, dict[str, Any]] = {}
+    for f in findings:
+        if "." not in f["id"]:
+            out.append(f)
+            continue
+        root, *rest = f["id"].split(".")
+        group = groups.get(root)
+        if group is None:
+            group = groups[root] = {
+                "id": root,
+                "label": root,
+                "label_en": root,
+                "value": {},
+                "value_label": None,
+                "source": "default",
+                "rules": [],
+                "refs": [],
+            }
+            out.append(group)
+        target = group["value"]
+        for name in rest[:-1]:
+            target = target.setdefault(name, {})
+        target[rest[-1]] = f["value"]
+        if f["source"] == "rules":
+            group["source"] = "rules"
+        group["rules"].extend(r for r in f["rules"] if r not in group["rules"])
+        group["refs"].extend(r for r in f["refs"] if r not in group["refs"])
+    return out
 
 
 def _apply(
