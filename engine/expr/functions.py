@@ -110,8 +110,14 @@ def _minmax(pick: Callable[..., Any]) -> Callable[..., Any]:
         if len(values) == 1 and isinstance(values[0], tuple | list):
             from .pyeval import MISSING
 
-            return pick(values[0]) if values[0] else MISSING
-        return pick(values)
+            values = tuple(values[0])
+            if not values:
+                return MISSING
+        result = pick(values)
+        # min(price, 500) is money: an integer that wins among decimals is given as a decimal
+        if isinstance(result, int) and any(isinstance(v, Decimal) for v in values):
+            return Decimal(result)
+        return result
 
     return impl
 
