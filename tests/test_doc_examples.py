@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 import engine
-from engine.evaluate import prepare_case
 from engine.decision import jsonable
+from engine.evaluate import prepare_case
 from engine.expr import Scope, check, parse
 from engine.expr.pyeval import MISSING, Env, compile_expr
 
