@@ -187,6 +187,17 @@ class _Compiler:
                 self.unique_ids(("routes", i, "steps"), route.get("steps"))
         sla = compile_sla(self)
         authority = compile_authority(self)
+        for r in rules:
+            for fid, _ in r.sets:
+                if fid in authority.finding_sources:
+                    table = authority.finding_sources[fid][0]
+                    self.diags.append(
+                        Diagnostic(
+                            r.location,
+                            "finding-source",
+                            f"finding '{fid}' is filled by table '{table}': a rule may not set it too",
+                        )
+                    )
         penalties = compile_penalties(self)
         forms_spec = compile_forms(self)
         rules = self._layer(rules + self.probes, findings)
@@ -566,11 +577,24 @@ class _Compiler:
             self.diags.append(Diagnostic(self.expr_location(path, text, exc.offset), exc.code, exc.message))
             return None
 
-    def probe(self, pid: str, text: str, path: tuple[object, ...], ref: str) -> str | None:
-        """A condition a calculator needs, compiled as a probe rule so both engines evaluate it."""
+    def probe(
+        self,
+        pid: str,
+        text: str,
+        path: tuple[object, ...],
+        ref: str,
+        *,
+        sets: tuple[tuple[str, Any], ...] = (),
+        row: tuple[str, int] | None = None,
+    ) -> str | None:
+        """A condition a calculator needs, compiled as a probe rule so both engines evaluate it; a table
+        row that fills findings carries them in `sets` (the hit policy chooses among the rows)."""
         typed = self._typed(path, text, boolean=True)
         if typed is None:
             return None
+        reads = {p.names[1] for p in ir.paths(typed) if p.names[0] == "findings"}.union(
+            *(_finding_reads(v) for _, v in sets)
+        )
         self.probes.append(
             CompiledRule(
                 id=pid,
@@ -580,15 +604,16 @@ class _Compiler:
                 when_text=text,
                 when=typed,
                 test=compile_expr(typed),
-                sets=(),
+                sets=sets,
                 actions=(),
                 forms=(),
                 warnings=(),
                 order=1_000_000 + len(self.probes),
                 layer=0,
                 location=self.loc(path),
-                reads=tuple(sorted({p.names[1] for p in ir.paths(typed) if p.names[0] == "findings"})),
+                reads=tuple(sorted(reads)),
                 kind="probe",
+                row=row,
             )
         )
         return pid

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .authority import AuthorityResult
 from .authority import compute as compute_authority
-from .computed import Computed
+from .computed import Computed, finish
 from .decision import Decision, jsonable
 from .errors import CaseError, Diagnostic, EvaluationError, Location
 from .expr.pyeval import MISSING, Env
@@ -110,7 +110,8 @@ def decide_with_findings(
                     computed[r.id] = tuple((fid, v(env) if isinstance(v, Computed) else v) for fid, v in r.sets)
             fired.extend(new)
             values, outcomes = _resolve(policy, fired, computed)
-    rules = [r for r in fired if r.kind == "rule"]
+    # table rows that fill findings are traced as rules are; the other probes only feed calculators
+    rules = [r for r in fired if r.kind == "rule" or r.row is not None]
     probes = frozenset(r.id for r in fired if r.kind == "probe")
     sla = compute_sla(policy, facts, values, probes, moment)
     approvals = compute_authority(policy, facts, values, probes, moment)
@@ -141,13 +142,20 @@ def _resolve(
     values: dict[str, Any] = {}
     outcomes: dict[tuple[str, str], str] = {}
     by_finding: dict[str, list[tuple[CompiledRule, Any]]] = {}
+    sources = policy.authority.finding_sources if policy.authority else {}
     for r in fired:
+        if r.row is not None:
+            continue  # a table row: its table's hit policy decides below
         for fid, v in _sets(r, computed):
             if v is MISSING:
                 outcomes[(r.id, fid)] = "no-value"  # a computed value without a value sets nothing
                 continue
             by_finding.setdefault(fid, []).append((r, v))
+    rows = _chosen_rows(policy, fired) if sources else {}
     for spec in policy.findings:
+        if spec.id in sources:
+            _table_value(policy, spec, sources[spec.id][0], rows, computed, values, outcomes)
+            continue
         setters = sorted(by_finding.get(spec.id, ()), key=lambda rv: (-rv[0].priority, rv[0].layer, rv[0].order))
         if not setters:
             if spec.default is not MISSING:
@@ -178,6 +186,62 @@ def _resolve(
     return values, outcomes
 
 
+def _chosen_rows(policy: Policy, fired: list[CompiledRule]) -> dict[str, tuple[list[CompiledRule], set[int]]]:
+    """Per table filling findings: its matching rows (in row order) and the indexes its hit policy picks."""
+    matched: dict[str, list[CompiledRule]] = {}
+    for r in fired:
+        if r.row is not None:
+            matched.setdefault(r.row[0], []).append(r)
+    out = {}
+    for tid, rows in matched.items():
+        rows.sort(key=lambda r: r.row[1])  # type: ignore[index]
+        chosen = policy.authority.tables[tid].select([r.row[1] for r in rows])  # type: ignore[index]
+        out[tid] = (rows, {row.index for row in chosen})
+    return out
+
+
+def _table_value(
+    policy: Policy,
+    spec: Any,
+    tid: str,
+    rows: Mapping[str, tuple[list[CompiledRule], set[int]]],
+    computed: Mapping[str, tuple[tuple[str, Any], ...]],
+    values: dict[str, Any],
+    outcomes: dict[tuple[str, str], str],
+) -> None:
+    """A finding filled by a table: the chosen row's value, every matching row's (collect), or their aggregate."""
+    matched, chosen = rows.get(tid, ([], set()))
+    picked: list[Any] = []
+    for r in matched:
+        for fid, v in _sets(r, computed):
+            if fid != spec.id:
+                continue
+            if r.row[1] not in chosen:  # type: ignore[index]
+                outcomes[(r.id, fid)] = "overridden"
+            elif v is MISSING:
+                outcomes[(r.id, fid)] = "no-value"
+            else:
+                outcomes[(r.id, fid)] = "applied"
+                picked.append(v)
+    table = policy.authority.tables[tid]
+    if not picked:  # no row applies: as for a finding no rule sets
+        if spec.default is not MISSING:
+            values[spec.id] = spec.default
+        return
+    if table.aggregate == "count":
+        values[spec.id] = len(picked)
+    elif table.aggregate == "sum":
+        values[spec.id] = finish(sum(picked), spec.type, spec.id)
+    elif table.aggregate == "min":
+        values[spec.id] = min(picked)
+    elif table.aggregate == "max":
+        values[spec.id] = max(picked)
+    elif table.hit == "collect":
+        values[spec.id] = tuple(picked)
+    else:
+        values[spec.id] = picked[0]
+
+
 def _build(
     policy: Policy,
     case_id: str,
@@ -197,7 +261,7 @@ def _build(
     setters_of: dict[str, list[CompiledRule]] = {}
     for r in fired:
         for fid, _ in _sets(r, computed):
-            if outcomes.get((r.id, fid)) != "overridden" and r not in setters_of.setdefault(fid, []):
+            if outcomes.get((r.id, fid)) not in ("overridden", "no-value") and r not in setters_of.setdefault(fid, []):
                 setters_of[fid].append(r)
     for spec in policy.findings:
         if spec.id not in values:

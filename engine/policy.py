@@ -72,6 +72,8 @@ class CompiledRule:
     # "rule": a pack rule with effects and a trace entry; "probe": a condition a calculator needs
     # (a table row, a timer goal), evaluated by the same backend but reported only to calculators.
     kind: str = "rule"
+    # (table id, row index) for a table row that fills findings
+    row: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
