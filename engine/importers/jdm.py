@@ -1,0 +1,879 @@
+"""`zhidu import jdm`: a GoRules JSON Decision Model graph becomes a zhidu pack (facts, findings, tables, rules).
+
+What converts: input, output, decision-table (hit first), expression and switch (first or collect)
+nodes; ZEN unary tests and the expression subset with a zhidu equivalent. Decision-table rows become
+table rows filling findings, expression-node entries become rules with computed values, switch branches
+become the conditions of the nodes behind them. JDM is untyped: fact types are inferred from how the
+graph uses each field (the input node's JSON Schema wins where it has one). Anything else is refused
+with a JdmError naming the node.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..expr import ExprError, Scope, check, parse
+from ..types import BOOLEAN, DATE, NUMBER, STRING, Type, list_of
+from .zen_expr import Z, ZenError, dotted, parse_expression, parse_unary, walk, write
+
+SUPPORTED = ("inputNode", "outputNode", "decisionTableNode", "expressionNode", "switchNode")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RESERVED = {"and", "or", "not", "in", "true", "false", "now", "findings"}
+
+
+class JdmError(Exception):
+    """The graph cannot be imported; the message names the node (and the expression) at fault."""
+
+
+@dataclass
+class Imported:
+    """A converted graph: the pack as YAML-ready data, and how the graph's result maps onto it."""
+
+    pack: dict[str, Any]
+    # the result zen returns: the case's facts when they pass through, and output path → finding id
+    passthrough: bool
+    outputs: dict[str, str]
+    fact_types: dict[str, Type]
+    # per table: its id and row count; per switch: (statement id → condition) for coverage
+    tables: dict[str, int] = field(default_factory=dict)
+    literals: dict[str, list[Any]] = field(default_factory=dict)
+
+
+# -- reading the graph ---------------------------------------------------------------------------
+
+
+def load_graph(path: str | Path) -> dict[str, Any]:
+    try:
+        graph = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JdmError(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise JdmError(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+    if (
+        not isinstance(graph, dict)
+        or not isinstance(graph.get("nodes"), list)
+        or not isinstance(graph.get("edges"), list)
+    ):
+        raise JdmError(f"{path}: not a JDM graph (it needs nodes and edges)")
+    return graph
+
+
+def _order(graph: dict[str, Any]) -> list[dict[str, Any]]:
+    nodes = {n.get("id"): n for n in graph["nodes"] if isinstance(n, dict)}
+    incoming: dict[str, int] = {nid: 0 for nid in nodes}
+    for e in graph["edges"]:
+        if e.get("targetId") in incoming and e.get("sourceId") in nodes:
+            incoming[e["targetId"]] += 1
+    ready = [nid for nid in nodes if incoming[nid] == 0]
+    out = []
+    while ready:
+        nid = ready.pop(0)
+        out.append(nodes[nid])
+        for e in graph["edges"]:
+            if e.get("sourceId") == nid and e.get("targetId") in incoming:
+                incoming[e["targetId"]] -= 1
+                if incoming[e["targetId"]] == 0:
+                    ready.append(e["targetId"])
+    if len(out) != len(nodes):
+        raise JdmError("the graph has a cycle")
+    return out
+
+
+def _label(node: dict[str, Any]) -> str:
+    return f"{node.get('type')} '{node.get('name') or node.get('id')}'"
+
+
+# -- contexts: what a name means inside a node ----------------------------------------------------
+
+
+@dataclass
+class _Context:
+    facts: bool = True  # the case's facts are visible (every node up to here passed them through)
+    findings: dict[str, str] = field(default_factory=dict)  # output path → finding id
+
+    def merged(self, other: _Context) -> _Context:
+        return _Context(self.facts or other.facts, {**self.findings, **other.findings})
+
+
+class _Converter:
+    def __init__(self, graph: dict[str, Any], pack_id: str):
+        self.graph = graph
+        self.pack_id = pack_id
+        self.evidence: dict[str, dict[str, int]] = {}
+        self.schema_types: dict[str, Type] = {}
+        self.finding_types: dict[str, Type] = {}
+        self.literals: dict[str, list[Any]] = {}
+        self.findings: dict[str, dict[str, Any]] = {}
+        self.tables: list[dict[str, Any]] = []
+        self.rules: list[dict[str, Any]] = []
+        self.fact_types: dict[str, Type] = {}
+
+    # -- pass 1: fact types ----------------------------------------------------------------------
+    def note(self, path: str, kind: str) -> None:
+        self.evidence.setdefault(path, {}).setdefault(kind, 0)
+        self.evidence[path][kind] += 1
+
+    def literal(self, path: str, value: Any) -> None:
+        if value is not None and not isinstance(value, list | dict):
+            bucket = self.literals.setdefault(path, [])
+            if value not in bucket:
+                bucket.append(value)
+
+    def gather(self, node: Z, fact_of: Any, subject: str | None = None, item: str | None = None) -> None:
+        """Record what each fact path is compared with or used as (subject: the path `$` stands for)."""
+
+        def path_of(n: Z) -> str | None:
+            if n.kind == "dollar":
+                return subject
+            if n.kind == "item":
+                return item
+            if n.kind == "member" and n.args[0].kind == "item" and item:
+                return f"{item}.{n.value}"
+            p = dotted(n)
+            return fact_of(p) if p else None
+
+        def lit_kind(v: Any) -> str | None:
+            if isinstance(v, bool):
+                return "boolean"
+            if isinstance(v, int | Decimal):
+                return "number"
+            if isinstance(v, str):
+                return "string"
+            return None
+
+        for n in walk(node):
+            seen = path_of(n) if n.kind in ("name", "member", "dollar") else None
+            if seen:
+                self.evidence.setdefault(seen, {})
+            if n.kind == "binary":
+                a, b = n.args
+                pa, pb = path_of(a), path_of(b)
+                if n.value in ("==", "!=", "<", ">", "<=", ">="):
+                    for p, other in ((pa, b), (pb, a)):
+                        if p and other.kind == "lit" and lit_kind(other.value):
+                            self.note(p, lit_kind(other.value) or "string")
+                            self.literal(p, other.value)
+                        elif p and other.kind == "call" and other.value == "date":
+                            self.note(p, "date")
+                        elif p and other.kind in ("binary",) and other.value in "+-*/%":
+                            self.note(p, "number")
+                elif n.value in ("+", "-", "*", "/", "%"):
+                    strings = any(x.kind == "lit" and isinstance(x.value, str) for x in (a, b))
+                    for p in (pa, pb):
+                        if p:
+                            self.note(p, "string" if strings else "number")
+                elif n.value in ("and", "or"):
+                    for p in (pa, pb):
+                        if p:
+                            self.note(p, "boolean")
+                elif n.value == "in":
+                    if pa and b.kind == "list":
+                        for i in b.args:
+                            if i.kind == "lit" and lit_kind(i.value):
+                                self.note(pa, lit_kind(i.value) or "string")
+                                self.literal(pa, i.value)
+                    if pb and a.kind == "lit":
+                        self.note(pb, "list")
+                        self.note(pb + "[]", lit_kind(a.value) or "string")
+                        self.literal(pb + "[]", a.value)
+            elif n.kind == "unary" and n.value == "not":
+                p = path_of(n.args[0])
+                if p:
+                    self.note(p, "boolean")
+            elif n.kind == "unary" and n.value == "-":
+                p = path_of(n.args[0])
+                if p:
+                    self.note(p, "number")
+            elif n.kind == "cond":
+                p = path_of(n.args[0])
+                if p:
+                    self.note(p, "boolean")
+            elif n.kind == "call" and n.args:
+                fn, first = str(n.value), n.args[0]
+                p = path_of(first)
+                if fn in ("some", "all", "none", "filter", "map", "count") and p:
+                    self.note(p, "list")
+                    if len(n.args) > 1:
+                        self.gather(n.args[1], fact_of, subject, p + "[]")
+                elif fn in ("floor", "ceil", "round", "abs") and p:
+                    self.note(p, "number")
+                elif fn in ("upper", "lower", "trim", "startsWith", "endsWith", "number") and p:
+                    self.note(p, "string")
+                elif fn == "date" and p:
+                    self.note(p, "date")
+                elif fn == "contains" and p:
+                    if len(n.args) > 1 and n.args[1].kind == "lit":
+                        self.note(p, "string")
+                        self.literal(p, n.args[1].value)
+                elif fn == "contains" and first.kind == "list" and len(n.args) > 1:
+                    q = path_of(n.args[1])
+                    if q:
+                        for i in first.args:
+                            if i.kind == "lit":
+                                self.note(q, lit_kind(i.value) or "string")
+                                self.literal(q, i.value)
+                elif fn in ("min", "max", "sum") and first.kind == "list":
+                    for i in first.args:
+                        q = path_of(i)
+                        if q:
+                            self.note(q, "number")
+                if fn in ("len",) and p:
+                    self.note(p, "string")
+            elif n.kind in ("name", "member", "dollar", "item") and node is n:
+                p = path_of(n)
+                if p:
+                    self.note(p, "boolean")  # a bare name as a whole condition
+
+    def schema(self, schema: Any, prefix: str = "") -> None:
+        """The input node's JSON Schema, when it has one, types its properties."""
+        if isinstance(schema, str):
+            try:
+                schema = json.loads(schema) if schema.strip() else None
+            except json.JSONDecodeError:
+                return
+        if not isinstance(schema, dict):
+            return
+        for name, sub in (schema.get("properties") or {}).items():
+            if not isinstance(sub, dict):
+                continue
+            path = f"{prefix}{name}"
+            kind = sub.get("type")
+            if kind == "object":
+                self.schema(sub, path + ".")
+            elif kind == "array":
+                item = sub.get("items") if isinstance(sub.get("items"), dict) else {}
+                self.schema_types[path] = list_of(_SCALARS.get(item.get("type"), STRING))
+            elif kind in _SCALARS:
+                self.schema_types[path] = _SCALARS[kind]
+            for value in sub.get("enum") or []:
+                self.literal(path, value)
+
+    # -- converting ------------------------------------------------------------------------------
+    def run(self) -> Imported:
+        order = _order(self.graph)
+        for node in order:
+            if node.get("type") not in SUPPORTED:
+                raise JdmError(
+                    f"{_label(node)}: {node.get('type')} nodes cannot be converted (only {', '.join(SUPPORTED)})"
+                )
+            if node.get("type") == "inputNode":
+                self.schema((node.get("content") or {}).get("schema"))
+        # Pass 1 walks every expression with the contexts to learn the fact types; pass 2 writes.
+        self.writing = False
+        self._walk(order)
+        self._settle_types()
+        self.writing = True
+        final = self._walk(order)
+        facts = _fact_specs(self.fact_types)
+        pack = {
+            "id": self.pack_id,
+            "version": "1",
+            "title": {"zh": self.graph.get("name") or self.pack_id, "en": self.graph.get("name") or self.pack_id},
+            "facts": facts,
+            "findings": self.findings,
+        }
+        if self.tables:
+            pack["tables"] = self.tables
+        if self.rules:
+            pack["rules"] = self.rules
+        return Imported(
+            pack,
+            final.facts,
+            dict(final.findings),
+            dict(self.fact_types),
+            {t["id"]: len(t["rows"]) for t in self.tables},
+            self.literals,
+        )
+
+    def _walk(self, order: list[dict[str, Any]]) -> _Context:
+        self.findings = {}
+        self.tables = []
+        self.rules = []
+        self.used_ids: set[str] = set()
+        contexts: dict[str, _Context] = {}
+        activation: dict[str, str] = {}
+        branch: dict[tuple[str, str], str] = {}  # (switch id, statement id) → condition text
+        sinks: list[str] = []
+        for node in order:
+            nid = node["id"]
+            parents = [e for e in self.graph["edges"] if e.get("targetId") == nid]
+            if node["type"] == "inputNode":
+                ctx, act = _Context(), "true"
+            else:
+                if not parents:
+                    continue  # a node nothing leads to never runs
+                ctx = _Context(False)
+                acts = []
+                for e in parents:
+                    src = e["sourceId"]
+                    if src not in contexts:
+                        continue
+                    ctx = ctx.merged(contexts[src])
+                    cond = activation[src]
+                    handle = e.get("sourceHandle")
+                    if handle and (src, handle) in branch:
+                        cond = _and(cond, branch[(src, handle)])
+                    acts.append(cond)
+                act = _or(acts)
+            try:
+                out = self._node(node, ctx, act, branch)
+            except (ZenError, ExprError) as exc:
+                raise JdmError(f"{_label(node)}: {getattr(exc, 'message', exc)}") from None
+            contexts[nid] = out
+            activation[nid] = act
+            if not any(e.get("sourceId") == nid for e in self.graph["edges"]):
+                sinks.append(nid)
+        final = _Context(False)
+        for nid in sinks:
+            final = final.merged(contexts[nid])
+        return final
+
+    def _node(self, node: dict[str, Any], ctx: _Context, act: str, branch: dict[tuple[str, str], str]) -> _Context:
+        kind = node["type"]
+        content = node.get("content") or {}
+        if kind in ("inputNode", "outputNode"):
+            return ctx
+        for key in ("inputField", "outputPath"):
+            if content.get(key):
+                raise ZenError(f"{key} is not supported (the node reads or writes a sub-object)")
+        if content.get("executionMode", "single") != "single":
+            raise ZenError("executionMode loop is not supported")
+        if kind == "switchNode":
+            return self._switch(node, content, ctx, act, branch)
+        passes = content.get("passThrough") is not False
+        produced: dict[str, str] = {}
+        if kind == "expressionNode":
+            self._expressions(node, content, ctx, act, produced)
+        else:
+            self._table(node, content, ctx, act, produced)
+        base = ctx if passes else _Context(False)
+        # A new value of a path hides what was known below it.
+        kept = {p: f for p, f in base.findings.items() if not any(p == q or p.startswith(q + ".") for q in produced)}
+        return _Context(base.facts, {**kept, **produced})
+
+    # -- names -----------------------------------------------------------------------------------
+    def resolver(self, ctx: _Context, local: dict[str, str] | None = None):
+        def resolve(path: str) -> str:
+            for source in (local or {}), ctx.findings:
+                parts = path.split(".")
+                for k in range(len(parts), 0, -1):
+                    head = ".".join(parts[:k])
+                    if head in source:
+                        return "findings." + ".".join([source[head], *parts[k:]])
+                if any(p.startswith(path + ".") for p in source):
+                    raise ZenError(f"'{path}' is an object built by several outputs: read its fields")
+            if not ctx.facts:
+                raise ZenError(f"'{path}' has no value here (an earlier node does not pass its input through)")
+            for part in path.split("."):
+                if not _IDENT.match(part) or part in _RESERVED:
+                    raise ZenError(f"field name '{part}' is not a zhidu name")
+            return path
+
+        def fact_of(path: str) -> str | None:
+            try:
+                text = resolve(path)
+            except ZenError:
+                return None
+            return None if text.startswith("findings.") else text
+
+        return resolve, fact_of
+
+    def finding_id(self, path: str) -> str:
+        for part in path.split("."):
+            if not _IDENT.match(part) or part in _RESERVED:
+                raise ZenError(f"output field '{path}' is not a zhidu name")
+        fid = path
+        n = 2
+        # A path written twice in the graph (two nodes setting `discount`) gets a second finding.
+        while fid in self.used_ids or any(u.startswith(fid + ".") or fid.startswith(u + ".") for u in self.used_ids):
+            fid = f"{path}_{n}"
+            n += 1
+        self.used_ids.add(fid)
+        return fid
+
+    def scope(self) -> Scope:
+        return Scope(dict(_roots(self.fact_types)), dict(self.finding_types))
+
+    def typed(self, text: str) -> Type:
+        node = check(parse(text), self.scope(), want_boolean=False)
+        return node.type or STRING
+
+    # -- node kinds ------------------------------------------------------------------------------
+    def _switch(self, node, content, ctx: _Context, act: str, branch) -> _Context:
+        resolve, fact_of = self.resolver(ctx)
+        hit = content.get("hitPolicy", "first")
+        if hit not in ("first", "collect"):
+            raise ZenError(f"switch hitPolicy {hit} is not supported")
+        earlier: list[str] = []
+        for st in content.get("statements") or []:
+            if st.get("isDefault"):
+                continue
+            text = (st.get("condition") or "").strip()
+            if not text:
+                cond = "true"
+            else:
+                tree = parse_expression(text)
+                self.gather(tree, fact_of)
+                cond = write(tree, resolve) if self.writing else "true"
+            branch[(node["id"], st["id"])] = _and(cond, *(f"not ({c})" for c in earlier)) if hit == "first" else cond
+            earlier.append(cond)
+        for st in content.get("statements") or []:
+            if st.get("isDefault"):
+                branch[(node["id"], st["id"])] = _and(*(f"not ({c})" for c in earlier)) if earlier else "true"
+        return ctx
+
+    def _expressions(self, node, content, ctx: _Context, act: str, produced: dict[str, str]) -> None:
+        local: dict[str, str] = {}
+        for i, item in enumerate(content.get("expressions") or []):
+            key, value = item.get("key"), item.get("value")
+            if not isinstance(key, str) or not key or not isinstance(value, str):
+                continue
+            resolve, fact_of = self.resolver(ctx)
+
+            def dollar(name: str, local=local) -> str:
+                if name not in local:
+                    raise ZenError(f"'$.{name}' is not an earlier key of this node")
+                return "findings." + local[name]
+
+            tree = _dollar_members(parse_expression(value))
+            if tree.kind == "lit" and tree.value is None:
+                continue  # null: the key is never set
+            self.gather(tree, fact_of)
+            fid = self.finding_id(key)
+            if self.writing:
+                text = write(tree, resolve, dollar=dollar)
+                t = self.typed(text)
+                self.finding_types[fid] = t
+                self.findings[fid] = _finding_spec(fid, t)
+                self.rules.append(
+                    {
+                        "id": _rule_id(node, i),
+                        "ref": f"JDM {node.get('name') or node['id']}: {key}",
+                        "when": act,
+                        "then": {"set": {fid: "= " + text}},
+                    }
+                )
+            local[key] = fid
+            produced[key] = fid
+
+    def _table(self, node, content, ctx: _Context, act: str, produced: dict[str, str]) -> None:
+        hit = content.get("hitPolicy", "first")
+        if hit != "first":
+            raise ZenError(f"hitPolicy {hit} is not supported (only first)")
+        resolve, fact_of = self.resolver(ctx)
+        inputs = content.get("inputs") or []
+        outputs = content.get("outputs") or []
+        rules = content.get("rules") or []
+        if not outputs:
+            raise ZenError("a decision table without outputs")
+        columns: list[dict[str, Any]] = []
+        cells: list[list[str]] = [[] for _ in rules]
+        if act != "true":
+            columns.append({"name": "active", "expr": act})
+            for row in cells:
+                row.append("true")
+        for k, inp in enumerate(inputs):
+            field_text = (inp.get("field") or "").strip()
+            subject_tree = parse_expression(field_text) if field_text else None
+            subject_path = dotted(subject_tree) if subject_tree else None
+            subject_fact = fact_of(subject_path) if subject_path else None
+            if subject_tree is not None:
+                self.gather(subject_tree, fact_of)
+            trees = []
+            for r in rules:
+                raw = r.get(inp["id"], "")
+                tree = (
+                    parse_unary(raw) if subject_tree is not None else (parse_expression(raw) if raw.strip() else None)
+                )
+                trees.append(tree)
+                if tree is not None:
+                    self.gather(tree, fact_of, subject=subject_fact)
+            if not self.writing:
+                continue
+            subject = write(subject_tree, resolve) if subject_tree is not None else None
+            native = subject is not None and all(t is None or _native(t) is not None for t in trees)
+            if native:
+                columns.append({"name": f"in{k + 1}", "expr": subject})
+                for row, t in zip(cells, trees, strict=True):
+                    row.append("-" if t is None else _native(t) or "-")
+                continue
+            # Cells zhidu's unary tests cannot say become boolean columns of their own.
+            for i, t in enumerate(trees):
+                if t is None:
+                    continue
+                columns.append({"name": f"in{k + 1}_r{i + 1}", "expr": write(t, resolve, subject=subject)})
+                for j, row in enumerate(cells):
+                    row.append("true" if j == i else "-")
+        if not self.writing:
+            for o in outputs:
+                for r in rules:
+                    raw = (r.get(o["id"]) or "").strip()
+                    if raw:
+                        self.gather(parse_expression(raw), fact_of)
+            for o in outputs:
+                produced[o["field"]] = o["field"]
+            return
+        if not columns:
+            columns.append({"name": "always", "expr": "true"})
+            for row in cells:
+                row.append("-")
+        out_names = []
+        finding_map = {}
+        out_types: dict[str, Type | None] = {}
+        for j, o in enumerate(outputs):
+            path = o.get("field")
+            if not isinstance(path, str) or not path:
+                raise ZenError("an output without a field")
+            fid = self.finding_id(path)
+            name = f"out{j + 1}"
+            out_names.append(name)
+            finding_map[name] = fid
+            produced[path] = fid
+            out_types[name] = None
+        rows = []
+        for r, when in zip(rules, cells, strict=True):
+            then: dict[str, Any] = {}
+            for name, o in zip(out_names, outputs, strict=True):
+                raw = (r.get(o["id"]) or "").strip()
+                tree = parse_expression(raw) if raw else Z("lit", None)
+                if tree.kind == "lit" and tree.value is None:
+                    then[name] = None
+                    continue
+                text = write(tree, resolve)
+                t = self.typed(text)
+                prev = out_types[name]
+                out_types[name] = t if prev is None else _unify(prev, t)
+                then[name] = _yaml_literal(tree) if tree.kind == "lit" else "= " + text
+            rows.append({"when": when, "then": then})
+        for name, fid in finding_map.items():
+            t = out_types[name] or STRING
+            self.finding_types[fid] = t
+            self.findings[fid] = _finding_spec(fid, t)
+        tid = _table_id(node)
+        self.tables.append(
+            {
+                "id": tid,
+                "ref": f"JDM {node.get('name') or node['id']}",
+                "hit": "first",
+                "inputs": columns,
+                "outputs": out_names,
+                "findings": finding_map,
+                "rows": rows,
+            }
+        )
+
+    def _settle_types(self) -> None:
+        types: dict[str, Type] = {}
+        for path, kinds in self.evidence.items():
+            if path.endswith("[]") or "[]." in path:
+                continue
+            if path in self.schema_types:
+                types[path] = self.schema_types[path]
+                continue
+            kind = max(kinds, key=lambda k: (kinds[k], _PREFER.index(k))) if kinds else "string"
+            if kind == "list":
+                item_fields = {p[len(path) + 3 :]: k for p, k in self.evidence.items() if p.startswith(path + "[].")}
+                if item_fields:
+                    fields = tuple(
+                        (name, _SCALARS_EV[max(ks, key=lambda k: (ks[k], _PREFER.index(k)))])
+                        for name, ks in sorted(item_fields.items())
+                        if "." not in name
+                    )
+                    types[path] = list_of(Type("object", fields=fields))
+                else:
+                    ks = self.evidence.get(path + "[]", {"string": 1})
+                    types[path] = list_of(_SCALARS_EV[max(ks, key=lambda k: (ks[k], _PREFER.index(k)))])
+            else:
+                types[path] = _SCALARS_EV[kind]
+        for path, t in self.schema_types.items():
+            types.setdefault(path, t)
+        # a path that is also the parent of other paths is an object
+        for path in list(types):
+            if any(p.startswith(path + ".") for p in types):
+                del types[path]
+        self.fact_types = types
+
+
+_PREFER = ["string", "number", "boolean", "date", "list"]
+_SCALARS = {"string": STRING, "number": NUMBER, "integer": NUMBER, "boolean": BOOLEAN}
+_SCALARS_EV = {"string": STRING, "number": NUMBER, "boolean": BOOLEAN, "date": DATE, "list": list_of(STRING)}
+
+
+def _dollar_members(tree: Z) -> Z:
+    """`$.a.b` (the node's own earlier key `a.b`) as one member of `$`."""
+    if tree.kind == "member":
+        base = tree.args[0]
+        names = [str(tree.value)]
+        while base.kind == "member":
+            names.insert(0, str(base.value))
+            base = base.args[0]
+        if base.kind == "dollar":
+            return Z("member", ".".join(names), (Z("dollar"),))
+    return Z(tree.kind, tree.value, tuple(_dollar_members(a) if isinstance(a, Z) else a for a in tree.args))
+
+
+def _native(t: Z) -> str | None:
+    """A zhidu unary-test cell for a ZEN test over `$`, when there is one."""
+    if t.kind == "binary" and t.value == "or":
+        a, b = _native(t.args[0]), _native(t.args[1])
+        return f"{a}, {b}" if a and b else None
+    if t.kind == "binary" and t.value == "in" and t.args[0].kind == "dollar" and t.args[1].kind == "list":
+        items = [_cell_literal(i) for i in t.args[1].args]
+        return ", ".join(items) if items and all(items) else None  # type: ignore[arg-type]
+    if t.kind == "binary" and t.value in ("==", "!=", "<", "<=", ">", ">=") and t.args[0].kind == "dollar":
+        lit = _cell_literal(t.args[1])
+        if lit is None:
+            return None
+        if t.value == "==":
+            return lit
+        return f"{t.value} {lit}"
+    if t.kind == "binary" and t.value == "and":
+        a, b = t.args
+        if all(x.kind == "binary" and x.args[0].kind == "dollar" for x in (a, b)):
+            lo, hi = a, b
+            if lo.value in (">", ">=") and hi.value in ("<", "<="):
+                low, high = _cell_literal(lo.args[1]), _cell_literal(hi.args[1])
+                if low and high and _is_number(lo.args[1]) and _is_number(hi.args[1]):
+                    return f"{'[' if lo.value == '>=' else '('}{low}..{high}{']' if hi.value == '<=' else ')'}"
+    return None
+
+
+def _is_number(n: Z) -> bool:
+    return n.kind == "lit" and isinstance(n.value, int | Decimal) and not isinstance(n.value, bool)
+
+
+def _cell_literal(n: Z) -> str | None:
+    if n.kind == "unary" and n.value == "-" and _is_number(n.args[0]):
+        return f"-{n.args[0].value}"
+    if n.kind != "lit" or n.value is None:
+        return None
+    v = n.value
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    return str(v)
+
+
+def _yaml_literal(tree: Z) -> Any:
+    v = tree.value
+    return v
+
+
+def _unify(a: Type, b: Type) -> Type:
+    from ..expr.check import unify
+
+    t = unify(a, b)
+    if t is None:
+        raise ZenError(f"the rows give an output values of different types ({a} and {b})")
+    return t
+
+
+def _and(*parts: str) -> str:
+    real = [p for p in parts if p and p != "true"]
+    if not real:
+        return "true"
+    return " and ".join(f"({p})" for p in real) if len(real) > 1 else real[0]
+
+
+def _or(parts: list[str]) -> str:
+    if not parts or "true" in parts:
+        return "true"
+    unique = list(dict.fromkeys(parts))
+    return " or ".join(f"({p})" for p in unique) if len(unique) > 1 else unique[0]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "node"
+
+
+def _table_id(node: dict[str, Any]) -> str:
+    return _slug(str(node.get("name") or node["id"]))[:60] + "-" + _slug(str(node["id"]))[:8]
+
+
+def _rule_id(node: dict[str, Any], i: int) -> str:
+    return f"{_table_id(node)}-{i + 1}"
+
+
+def _roots(types: dict[str, Type]) -> dict[str, Type]:
+    """Fact paths `a.b.c` as nested object types under their root names."""
+    tree: dict[str, Any] = {}
+    for path, t in types.items():
+        parts = path.split(".")
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[parts[-1]] = t
+
+    def build(value: Any) -> Type:
+        if isinstance(value, Type):
+            return value
+        return Type("object", fields=tuple((k, build(v)) for k, v in value.items()))
+
+    return {k: build(v) for k, v in tree.items()}
+
+
+def _spec_of(t: Type) -> dict[str, Any]:
+    if t.kind == "list":
+        return {"type": "list", "items": _spec_of(t.item or STRING)}
+    if t.kind == "object":
+        return {"type": "object", "properties": {k: _spec_of(v) for k, v in t.fields}}
+    if t.kind in ("integer", "number", "money"):
+        return {"type": "number"}
+    return {"type": t.kind}
+
+
+def _fact_specs(types: dict[str, Type]) -> dict[str, Any]:
+    return {k: _spec_of(v) for k, v in _roots(types).items()}
+
+
+def _finding_spec(fid: str, t: Type) -> dict[str, Any]:
+    spec = _spec_of(t)
+    if t.kind == "integer":
+        spec = {"type": "integer"}
+    if t.kind == "any":
+        spec = {"type": "string"}
+    return {**spec, "label": fid, "conflict": "error"}
+
+
+# -- public API ----------------------------------------------------------------------------------
+
+
+def convert(graph: dict[str, Any], pack_id: str) -> Imported:
+    """Convert a JDM graph (parsed JSON) into pack data; raises JdmError naming the node it cannot convert."""
+    return _Converter(graph, pack_id).run()
+
+
+def sample_cases(imported: Imported, count: int = 200, seed: int = 16) -> list[dict[str, Any]]:
+    """Inputs for the graph: each fact at every literal it is compared with and one step either side of
+    numbers (range boundaries), one fact varied at a time around a base case, then seeded random mixes."""
+    choices: dict[str, list[Any]] = {}
+    for path, t in imported.fact_types.items():
+        lits = imported.literals.get(path, [])
+        choices[path] = _values_for(t, lits, imported.literals.get(path + "[]", []))
+    base = {p: v[0] for p, v in choices.items()}
+    cases = [base]
+    for p, values in choices.items():
+        for v in values[1:]:
+            cases.append({**base, p: v})
+    rng = random.Random(seed)
+    paths = list(choices)
+    while len(cases) < count and paths:
+        cases.append({p: rng.choice(choices[p]) for p in paths})
+    return [_nest(c) for c in cases]
+
+
+def _values_for(t: Type, lits: list[Any], item_lits: list[Any]) -> list[Any]:
+    if t.kind == "boolean":
+        return [True, False]
+    if t.kind in ("number", "integer"):
+        out: list[Any] = []
+        for v in lits:
+            if isinstance(v, int | Decimal) and not isinstance(v, bool):
+                for x in (v, v - 1, v + 1, v - Decimal("0.5"), v + Decimal("0.5")):
+                    if x not in out:
+                        out.append(x)
+        return out or [0, 1, 10, 100, 1000]
+    if t.kind == "date":
+        return ["2022-06-15", "2023-01-01", "2023-01-15", "2019-12-31", "2024-03-01"]
+    if t.kind == "list":
+        strings = [v for v in item_lits if isinstance(v, str)]
+        base = strings or ["a", "b", "c"]
+        return [[], base[:1], base[:2], base[:3], base[-2:], base]
+    strings = [v for v in lits if isinstance(v, str)]
+    return strings + ["zz-other"] if strings else ["", "text", "zz-other"]
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for path, value in flat.items():
+        parts = path.split(".")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def zen_value(result: dict[str, Any], path: str) -> Any:
+    value: Any = result
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+# -- writing a pack and reading its result back as zen's ----------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> Any:
+    return dumper.represent_scalar("tag:yaml.org,2002:float", str(value))
+
+
+_Dumper.add_representer(Decimal, _decimal)
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
+
+
+def result_of(imported: Imported, facts: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
+    """The JSON zen would return for this case, built from a zhidu decision (nulls left out)."""
+    out: dict[str, Any] = json.loads(json.dumps(facts, default=str)) if imported.passthrough else {}
+    values = {f["id"]: f["value"] for f in decision["findings"]}
+    for path, fid in imported.outputs.items():
+        root, *rest = fid.split(".")
+        value: Any = values.get(root)
+        for part in rest:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None:
+            continue
+        node = out
+        parts = path.split(".")
+        for part in parts[:-1]:
+            nxt = node.get(part)
+            if not isinstance(nxt, dict):
+                nxt = node[part] = {}
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def same(a: Any, b: Any) -> bool:
+    """zen's result and zhidu's agree: numbers (zhidu gives exact decimal strings, zen floats) to one part
+    in a million, nulls the same as absent."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = {k for k, v in a.items() if v is not None} | {k for k, v in b.items() if v is not None}
+        return all(same(a.get(k), b.get(k)) for k in keys)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    na, nb = _number(a), _number(b)
+    if na is not None and nb is not None:
+        return abs(na - nb) <= Decimal("0.000001") * max(Decimal(1), abs(na), abs(nb))
+    return a == b
+
+
+def _number(v: Any) -> Decimal | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, int | float | Decimal):
+        return Decimal(str(v))
+    if isinstance(v, str) and re.fullmatch(r"-?\d+(\.\d+)?", v):
+        return Decimal(v)
+    return None
