@@ -125,6 +125,8 @@ def _tables(c: _Compiler) -> dict[str, Table]:
             sets: list[tuple[str, Any]] = []
             for output, spec_f in targets:
                 where = path + ("rows", row.index, "then", output)
+                if row.outputs[output] is None:
+                    continue  # an empty cell (YAML null): the row gives this finding no value
                 value = 1 if table.aggregate == "count" else c.set_value(where, spec_f, row.outputs[output])
                 if value is not MISSING:
                     sets.append((spec_f.id, value))

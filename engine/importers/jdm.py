@@ -38,9 +38,10 @@ class Imported:
     """A converted graph: the pack as YAML-ready data, and how the graph's result maps onto it."""
 
     pack: dict[str, Any]
-    # the result zen returns: the case's facts when they pass through, and output path → finding id
+    # the result zen returns: the case's facts when they pass through, and output path → the findings
+    # that may hold it (the last with a value wins)
     passthrough: bool
-    outputs: dict[str, str]
+    outputs: dict[str, tuple[str, ...]]
     fact_types: dict[str, Type]
     # per table: its id and row count; per switch: (statement id → condition) for coverage
     tables: dict[str, int] = field(default_factory=dict)
@@ -97,10 +98,14 @@ def _label(node: dict[str, Any]) -> str:
 @dataclass
 class _Context:
     facts: bool = True  # the case's facts are visible (every node up to here passed them through)
-    findings: dict[str, str] = field(default_factory=dict)  # output path → finding id
+    # output path → the findings that may hold it: several when switch branches each write it (one runs)
+    findings: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def merged(self, other: _Context) -> _Context:
-        return _Context(self.facts or other.facts, {**self.findings, **other.findings})
+        out = dict(self.findings)
+        for path, fids in other.findings.items():
+            out[path] = tuple(dict.fromkeys(out.get(path, ()) + fids))
+        return _Context(self.facts or other.facts, out)
 
 
 class _Converter:
@@ -127,7 +132,9 @@ class _Converter:
             if value not in bucket:
                 bucket.append(value)
 
-    def gather(self, node: Z, fact_of: Any, subject: str | None = None, item: str | None = None) -> None:
+    def gather(
+        self, node: Z, fact_of: Any, subject: str | None = None, item: str | None = None, condition: bool = False
+    ) -> None:
         """Record what each fact path is compared with or used as (subject: the path `$` stands for)."""
 
         def path_of(n: Z) -> str | None:
@@ -227,7 +234,7 @@ class _Converter:
                             self.note(q, "number")
                 if fn in ("len",) and p:
                     self.note(p, "string")
-            elif n.kind in ("name", "member", "dollar", "item") and node is n:
+            elif n.kind in ("name", "member", "dollar", "item") and node is n and condition:
                 p = path_of(n)
                 if p:
                     self.note(p, "boolean")  # a bare name as a whole condition
@@ -348,7 +355,7 @@ class _Converter:
             raise ZenError("executionMode loop is not supported")
         if kind == "switchNode":
             return self._switch(node, content, ctx, act, branch)
-        passes = content.get("passThrough") is not False
+        passes = content.get("passThrough") is True  # zen: absent means false
         produced: dict[str, str] = {}
         if kind == "expressionNode":
             self._expressions(node, content, ctx, act, produced)
@@ -357,17 +364,18 @@ class _Converter:
         base = ctx if passes else _Context(False)
         # A new value of a path hides what was known below it.
         kept = {p: f for p, f in base.findings.items() if not any(p == q or p.startswith(q + ".") for q in produced)}
-        return _Context(base.facts, {**kept, **produced})
+        return _Context(base.facts, {**kept, **{p: (f,) for p, f in produced.items()}})
 
     # -- names -----------------------------------------------------------------------------------
     def resolver(self, ctx: _Context, local: dict[str, str] | None = None):
         def resolve(path: str) -> str:
-            for source in (local or {}), ctx.findings:
+            for source in {k: (v,) for k, v in (local or {}).items()}, ctx.findings:
                 parts = path.split(".")
                 for k in range(len(parts), 0, -1):
                     head = ".".join(parts[:k])
                     if head in source:
-                        return "findings." + ".".join([source[head], *parts[k:]])
+                        reads = [".".join(["findings." + fid, *parts[k:]]) for fid in reversed(source[head])]
+                        return reads[0] if len(reads) == 1 else "(" + " ?? ".join(reads) + ")"
                 if any(p.startswith(path + ".") for p in source):
                     raise ZenError(f"'{path}' is an object built by several outputs: read its fields")
             if not ctx.facts:
@@ -421,7 +429,7 @@ class _Converter:
                 cond = "true"
             else:
                 tree = parse_expression(text)
-                self.gather(tree, fact_of)
+                self.gather(tree, fact_of, condition=True)
                 cond = write(tree, resolve) if self.writing else "true"
             branch[(node["id"], st["id"])] = _and(cond, *(f"not ({c})" for c in earlier)) if hit == "first" else cond
             earlier.append(cond)
@@ -495,7 +503,7 @@ class _Converter:
                 )
                 trees.append(tree)
                 if tree is not None:
-                    self.gather(tree, fact_of, subject=subject_fact)
+                    self.gather(tree, fact_of, subject=subject_fact, condition=subject_tree is None)
             if not self.writing:
                 continue
             subject = write(subject_tree, resolve) if subject_tree is not None else None
@@ -837,11 +845,15 @@ def result_of(imported: Imported, facts: dict[str, Any], decision: dict[str, Any
     """The JSON zen would return for this case, built from a zhidu decision (nulls left out)."""
     out: dict[str, Any] = json.loads(json.dumps(facts, default=str)) if imported.passthrough else {}
     values = {f["id"]: f["value"] for f in decision["findings"]}
-    for path, fid in imported.outputs.items():
-        root, *rest = fid.split(".")
-        value: Any = values.get(root)
-        for part in rest:
-            value = value.get(part) if isinstance(value, dict) else None
+    for path, fids in imported.outputs.items():
+        value: Any = None
+        for fid in reversed(fids):
+            root, *rest = fid.split(".")
+            value = values.get(root)
+            for part in rest:
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is not None:
+                break
         if value is None:
             continue
         node = out

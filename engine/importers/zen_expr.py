@@ -307,7 +307,20 @@ def _unary_one(text: str) -> Z:
         return Z("binary", "in", (Z("dollar"), node))
     if node.kind == "binary" and node.value == "or" and all(a.kind == "lit" for a in node.args):
         return Z("binary", "in", (Z("dollar"), Z("list", args=node.args)))  # 'a' or 'b' on a value
+    if _boolean(node):
+        return node  # a whole condition (`x == true`, `a and b`) holds or not whatever `$` is
     return Z("binary", "==", (Z("dollar"), node))
+
+
+_BOOLEAN_CALLS = {"contains", "startsWith", "endsWith", "some", "all", "none", "isNumeric"}
+
+
+def _boolean(node: Z) -> bool:
+    if node.kind == "binary":
+        return node.value in ("==", "!=", "<", "<=", ">", ">=", "and", "or", "in")
+    if node.kind == "unary":
+        return node.value == "not"
+    return node.kind == "call" and node.value in _BOOLEAN_CALLS
 
 
 def _mentions_dollar(node: Z) -> bool:
