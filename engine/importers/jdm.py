@@ -172,6 +172,15 @@ class _Converter:
                             self.note(p, "date")
                         elif p and other.kind in ("binary",) and other.value in "+-*/%":
                             self.note(p, "number")
+                    if n.value in ("<", ">", "<=", ">="):
+                        for p, other in ((pa, b), (pb, a)):
+                            if p and not (other.kind == "lit" and isinstance(other.value, str)) and other.kind != "call":
+                                self.note(p, "number")  # ordered against a computed value: a number
+                elif n.value == "??":
+                    if pa and b.kind == "lit" and lit_kind(b.value):
+                        self.note(pa, lit_kind(b.value) or "string")
+                    elif pa and b.kind == "list":
+                        self.note(pa, "list")
                 elif n.value in ("+", "-", "*", "/", "%"):
                     strings = any(x.kind == "lit" and isinstance(x.value, str) for x in (a, b))
                     for p in (pa, pb):
@@ -348,9 +357,8 @@ class _Converter:
         content = node.get("content") or {}
         if kind in ("inputNode", "outputNode"):
             return ctx
-        for key in ("inputField", "outputPath"):
-            if content.get(key):
-                raise ZenError(f"{key} is not supported (the node reads or writes a sub-object)")
+        self.prefix = str(content.get("inputField") or "")  # names are read inside this sub-object
+        self.out_prefix = str(content.get("outputPath") or "")  # outputs are written inside this one
         if content.get("executionMode", "single") != "single":
             raise ZenError("executionMode loop is not supported")
         if kind == "switchNode":
@@ -368,7 +376,11 @@ class _Converter:
 
     # -- names -----------------------------------------------------------------------------------
     def resolver(self, ctx: _Context, local: dict[str, str] | None = None):
+        prefix = getattr(self, "prefix", "")
+
         def resolve(path: str) -> str:
+            if prefix:
+                path = f"{prefix}.{path}"
             for source in {k: (v,) for k, v in (local or {}).items()}, ctx.findings:
                 parts = path.split(".")
                 for k in range(len(parts), 0, -1):
@@ -455,7 +467,7 @@ class _Converter:
             if tree.kind == "lit" and tree.value is None:
                 continue  # null: the key is never set
             self.gather(tree, fact_of)
-            fid = self.finding_id(key)
+            fid = self.finding_id(self.out(key))
             if self.writing:
                 text = write(tree, resolve, dollar=dollar)
                 t = self.typed(text)
@@ -470,12 +482,15 @@ class _Converter:
                     }
                 )
             local[key] = fid
-            produced[key] = fid
+            produced[self.out(key)] = fid
+
+    def out(self, path: str) -> str:
+        return f"{self.out_prefix}.{path}" if self.out_prefix else path
 
     def _table(self, node, content, ctx: _Context, act: str, produced: dict[str, str]) -> None:
         hit = content.get("hitPolicy", "first")
-        if hit != "first":
-            raise ZenError(f"hitPolicy {hit} is not supported (only first)")
+        if hit not in ("first", "collect"):
+            raise ZenError(f"hitPolicy {hit} is not supported (only first and collect)")
         resolve, fact_of = self.resolver(ctx)
         inputs = content.get("inputs") or []
         outputs = content.get("outputs") or []
@@ -527,12 +542,15 @@ class _Converter:
                     if raw:
                         self.gather(parse_expression(raw), fact_of)
             for o in outputs:
-                produced[o["field"]] = o["field"]
+                produced[self.out(o["field"])] = o["field"]
             return
         if not columns:
             columns.append({"name": "always", "expr": "true"})
             for row in cells:
                 row.append("-")
+        if hit == "collect":
+            self._collect(node, rules, outputs, columns, cells, resolve, produced)
+            return
         out_names = []
         finding_map = {}
         out_types: dict[str, Type | None] = {}
@@ -540,11 +558,11 @@ class _Converter:
             path = o.get("field")
             if not isinstance(path, str) or not path:
                 raise ZenError("an output without a field")
-            fid = self.finding_id(path)
+            fid = self.finding_id(self.out(path))
             name = f"out{j + 1}"
             out_names.append(name)
             finding_map[name] = fid
-            produced[path] = fid
+            produced[self.out(path)] = fid
             out_types[name] = None
         rows = []
         for r, when in zip(rules, cells, strict=True):
@@ -577,6 +595,44 @@ class _Converter:
                 "rows": rows,
             }
         )
+
+    def _collect(self, node, rules, outputs, columns, cells, resolve, produced: dict[str, str]) -> None:
+        """hit: collect gives the list of the matching rows' outputs, each row one object."""
+        target = self.out_prefix
+        fid = self.finding_id(target) if target else self.finding_id(_table_id(node).replace("-", "_"))
+        rows = []
+        item: Type | None = None
+        for r, when in zip(rules, cells, strict=True):
+            fields: dict[str, Any] = {}
+            for o in outputs:
+                raw = (r.get(o["id"]) or "").strip()
+                tree = parse_expression(raw) if raw else Z("lit", None)
+                if tree.kind == "lit" and tree.value is None:
+                    continue
+                node_ = fields
+                parts = str(o["field"]).split(".")
+                for part in parts[:-1]:
+                    node_ = node_.setdefault(part, {})
+                node_[parts[-1]] = write(tree, resolve)
+            text = _object_text(fields)
+            t = self.typed(text)
+            item = t if item is None else _merge_objects(item, t)
+            rows.append({"when": when, "then": {"row": "= " + text}})
+        t = item or Type("object")
+        self.finding_types[fid] = list_of(t)
+        self.findings[fid] = {**_spec_of(t), "label": fid, "conflict": "collect"}
+        self.tables.append(
+            {
+                "id": _table_id(node),
+                "ref": f"JDM {node.get('name') or node['id']}",
+                "hit": "collect",
+                "inputs": columns,
+                "outputs": ["row"],
+                "findings": {"row": fid},
+                "rows": rows,
+            }
+        )
+        produced[target] = fid  # "" : the node's whole result is the list
 
     def _settle_types(self) -> None:
         types: dict[str, Type] = {}
@@ -674,6 +730,21 @@ def _cell_literal(n: Z) -> str | None:
 def _yaml_literal(tree: Z) -> Any:
     v = tree.value
     return v
+
+
+def _object_text(fields: dict[str, Any]) -> str:
+    return "{" + ", ".join(f'"{k}": {_object_text(v) if isinstance(v, dict) else v}' for k, v in fields.items()) + "}"
+
+
+def _merge_objects(a: Type, b: Type) -> Type:
+    """The type of rows whose objects may each leave out fields (empty cells)."""
+    if a.kind == b.kind == "object":
+        fa, fb = dict(a.fields), dict(b.fields)
+        return Type(
+            "object",
+            fields=tuple((k, _merge_objects(fa[k], fb[k]) if k in fa and k in fb else fa.get(k) or fb[k]) for k in {**fa, **fb}),
+        )
+    return _unify(a, b)
 
 
 def _unify(a: Type, b: Type) -> Type:
@@ -845,6 +916,8 @@ def result_of(imported: Imported, facts: dict[str, Any], decision: dict[str, Any
     """The JSON zen would return for this case, built from a zhidu decision (nulls left out)."""
     out: dict[str, Any] = json.loads(json.dumps(facts, default=str)) if imported.passthrough else {}
     values = {f["id"]: f["value"] for f in decision["findings"]}
+    if "" in imported.outputs:  # a collect table without outputPath: zen returns the list itself
+        return values.get(imported.outputs[""][-1], [])
     for path, fids in imported.outputs.items():
         value: Any = None
         for fid in reversed(fids):
