@@ -78,7 +78,9 @@ def finish(value: Any, t: Type, finding: str) -> Any:
         if t.kind == "money":
             return round_money(value)
         if t.kind == "number":
-            return _plain(Decimal(value).quantize(NUMBER_QUANTUM, rounding=ROUND_HALF_UP))
+            d = Decimal(value)
+            # More than 6 places is rounded (half up); fewer keep their scale, as written: 0.5 * 100 = 50.0
+            return d.quantize(NUMBER_QUANTUM, rounding=ROUND_HALF_UP) if d.as_tuple().exponent < -6 else d
         return value
     if t.kind == "list" and isinstance(value, tuple | list):
         item = t.item
@@ -88,8 +90,3 @@ def finish(value: Any, t: Type, finding: str) -> Any:
         return {k: finish(v, known[k], f"{finding}.{k}") if k in known else v for k, v in value.items()}
     return value
 
-
-def _plain(d: Decimal) -> Decimal:
-    """Without trailing zeros and never in exponent form: 84.915000 → 84.915, 10.000000 → 10."""
-    n = d.normalize()
-    return n.quantize(Decimal(1)) if n.as_tuple().exponent > 0 else n  # type: ignore[operator]

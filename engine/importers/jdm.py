@@ -620,7 +620,8 @@ class _Converter:
             rows.append({"when": when, "then": {"row": "= " + text}})
         t = item or Type("object")
         self.finding_types[fid] = list_of(t)
-        self.findings[fid] = {**_spec_of(t), "label": fid, "conflict": "collect"}
+        # no matching row: zen gives an empty list
+        self.findings[fid] = {**_spec_of(t), "label": fid, "conflict": "collect", "default": []}
         self.tables.append(
             {
                 "id": _table_id(node),
