@@ -396,6 +396,25 @@ def init(new_dir: str, base: str, pack_id: str | None) -> None:
     click.echo(f"created {created} (extends {base}); next: zhidu validate {new_dir} && zhidu test {new_dir}")
 
 
+@main.group("import", epilog=EXIT_CODES)
+def import_() -> None:
+    """Import rules written for other engines into a zhidu pack."""
+
+
+@import_.command("jdm", cls=ZhiduCommand, epilog=EXIT_CODES)
+@click.argument("graph", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False), help="new pack folder")
+def import_jdm(graph: str, out: str) -> None:
+    """Convert a GoRules JDM graph (GRAPH.json) into a pack with generated tests."""
+    from engine.importers.jdm import import_jdm as run_import
+
+    summary = run_import(graph, out)
+    click.echo(
+        f"wrote {summary['pack']}: {summary['tables']} tables, {summary['cases']} test cases "
+        f"choosing {summary['rows_chosen']} of {summary['rows']} table rows"
+    )
+
+
 def run() -> None:
     """Console-script entry point: any unexpected exception becomes exit 5 with one line, not a traceback."""
     try:

@@ -20,8 +20,9 @@ from typing import Any
 
 import yaml
 
+from ..errors import ZhiduError
 from ..expr import ExprError, Scope, check, parse
-from ..types import BOOLEAN, DATE, NUMBER, STRING, Type, list_of
+from ..types import BOOLEAN, DATE, INTEGER, NUMBER, STRING, Type, list_of
 from .zen_expr import Z, ZenError, dotted, parse_expression, parse_unary, walk, write
 
 SUPPORTED = ("inputNode", "outputNode", "decisionTableNode", "expressionNode", "switchNode")
@@ -29,8 +30,11 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESERVED = {"and", "or", "not", "in", "true", "false", "now", "findings"}
 
 
-class JdmError(Exception):
+class JdmError(ZhiduError):
     """The graph cannot be imported; the message names the node (and the expression) at fault."""
+
+    exit_code = 1
+    default_code = "jdm-import"
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Imported:
     # per table: its id and row count; per switch: (statement id → condition) for coverage
     tables: dict[str, int] = field(default_factory=dict)
     literals: dict[str, list[Any]] = field(default_factory=dict)
+    minimums: dict[str, Decimal] = field(default_factory=dict)
 
 
 # -- reading the graph ---------------------------------------------------------------------------
@@ -120,6 +125,7 @@ class _Converter:
         self.tables: list[dict[str, Any]] = []
         self.rules: list[dict[str, Any]] = []
         self.fact_types: dict[str, Type] = {}
+        self.minimums: dict[str, Decimal] = {}
 
     # -- pass 1: fact types ----------------------------------------------------------------------
     def note(self, path: str, kind: str) -> None:
@@ -269,6 +275,8 @@ class _Converter:
                 self.schema_types[path] = list_of(_SCALARS.get(item.get("type"), STRING))
             elif kind in _SCALARS:
                 self.schema_types[path] = _SCALARS[kind]
+                if isinstance(sub.get("minimum"), int | float):
+                    self.minimums[path] = Decimal(str(sub["minimum"]))
             for value in sub.get("enum") or []:
                 self.literal(path, value)
 
@@ -307,6 +315,7 @@ class _Converter:
             dict(self.fact_types),
             {t["id"]: len(t["rows"]) for t in self.tables},
             self.literals,
+            self.minimums,
         )
 
     def _walk(self, order: list[dict[str, Any]]) -> _Context:
@@ -668,7 +677,7 @@ class _Converter:
 
 
 _PREFER = ["string", "number", "boolean", "date", "list"]
-_SCALARS = {"string": STRING, "number": NUMBER, "integer": NUMBER, "boolean": BOOLEAN}
+_SCALARS = {"string": STRING, "number": NUMBER, "integer": INTEGER, "boolean": BOOLEAN}
 _SCALARS_EV = {"string": STRING, "number": NUMBER, "boolean": BOOLEAN, "date": DATE, "list": list_of(STRING)}
 
 
@@ -809,7 +818,7 @@ def _spec_of(t: Type) -> dict[str, Any]:
         return {"type": "list", "items": _spec_of(t.item or STRING)}
     if t.kind == "object":
         return {"type": "object", "properties": {k: _spec_of(v) for k, v in t.fields}}
-    if t.kind in ("integer", "number", "money"):
+    if t.kind in ("number", "money"):
         return {"type": "number"}
     return {"type": t.kind}
 
@@ -841,7 +850,9 @@ def sample_cases(imported: Imported, count: int = 200, seed: int = 16) -> list[d
     choices: dict[str, list[Any]] = {}
     for path, t in imported.fact_types.items():
         lits = imported.literals.get(path, [])
-        choices[path] = _values_for(t, lits, imported.literals.get(path + "[]", []))
+        values = _values_for(t, lits, imported.literals.get(path + "[]", []))
+        low = imported.minimums.get(path)
+        choices[path] = [v for v in values if low is None or v >= low] or values
     base = {p: v[0] for p, v in choices.items()}
     cases = [base]
     for p, values in choices.items():
@@ -861,7 +872,11 @@ def _values_for(t: Type, lits: list[Any], item_lits: list[Any]) -> list[Any]:
         out: list[Any] = []
         for v in lits:
             if isinstance(v, int | Decimal) and not isinstance(v, bool):
-                for x in (v, v - 1, v + 1, v - Decimal("0.5"), v + Decimal("0.5")):
+                steps = (v, v - 1, v + 1) if t.kind == "integer" else (v, v - 1, v + 1, v - Decimal("0.5"), v + Decimal("0.5"))
+                for x in steps:
+                    if t.kind == "integer" and x != int(x):
+                        continue
+                    x = int(x) if t.kind == "integer" else x
                     if x not in out:
                         out.append(x)
         return out or [0, 1, 10, 100, 1000]
@@ -963,3 +978,110 @@ def _number(v: Any) -> Decimal | None:
     if isinstance(v, str) and re.fullmatch(r"-?\d+(\.\d+)?", v):
         return Decimal(v)
     return None
+
+
+# -- the command: graph file → pack folder --------------------------------------------------------
+
+NOW = "2024-01-01T00:00:00+00:00"  # JDM graphs do not read the clock (date('now') is refused)
+
+
+def import_jdm(graph_path: str | Path, out_dir: str | Path, *, cases: int = 200) -> dict[str, Any]:
+    """Write a pack for a JDM graph into `out_dir` (which must not exist or be empty); returns a summary.
+    The pack is written to a scratch folder first and moved into place only when it validates."""
+    import shutil
+    import tempfile
+
+    from ..compiler import compile_pack
+
+    graph_path = Path(graph_path)
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise JdmError(f"{out}: exists and is not an empty folder (zhidu never overwrites a pack)")
+    graph = load_graph(graph_path)
+    pack_id = _slug(graph_path.stem).lower() or "imported"
+    try:
+        imported = convert(graph, pack_id)
+    except JdmError as exc:
+        raise JdmError(f"{graph_path}: {exc}") from None
+    parent = out.parent if out.parent.exists() else Path(".")
+    scratch = Path(tempfile.mkdtemp(prefix=".zhidu-import-", dir=parent))
+    try:
+        (scratch / "policy.yaml").write_text(_HEADER.format(graph=graph_path.name) + dump_yaml(imported.pack), encoding="utf-8")
+        result = compile_pack(scratch)
+        if result.policy is None:
+            problems = "; ".join(f"{d.code}: {d.message} (at {d.location.path})" for d in result.errors[:5])
+            raise JdmError(f"{graph_path}: the converted graph does not validate: {problems}")
+        suite, covered, total = _suite(imported, result.policy, cases)
+        (scratch / "tests").mkdir()
+        (scratch / "tests" / "generated.yaml").write_text(_SUITE_HEADER + dump_yaml({"cases": suite}), encoding="utf-8")
+        (scratch / "README.md").write_text(_readme(graph_path.name, imported, covered, total), encoding="utf-8")
+        if out.exists():
+            out.rmdir()
+        shutil.move(str(scratch), str(out))
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+    return {"pack": str(out), "tables": len(imported.tables), "cases": len(suite), "rows_chosen": covered, "rows": total}
+
+
+_HEADER = "# Imported from the GoRules JDM graph {graph} by `zhidu import jdm`; see README.md.\n"
+_SUITE_HEADER = (
+    "# Generated by `zhidu import jdm`: inputs that choose the graph's table rows and switch branches.\n"
+    "# The wanted findings are what the imported pack gave when it was imported (a regression baseline);\n"
+    "# agreement with zen-engine itself is checked by zhidu's tests/test_jdm_conformance.py.\n"
+)
+
+
+def row_ids(decision: dict[str, Any]) -> set[str]:
+    """The table rows a decision chose and the rules that fired (trace entries)."""
+    out = set()
+    for t in decision["trace"]:
+        if any(e.get("outcome") in ("applied", "collected") for e in t["effects"]) or not t["rule"].startswith("table:"):
+            out.add(t["rule"])
+    return out
+
+
+def _suite(imported: Imported, policy: Any, count: int) -> tuple[list[dict[str, Any]], int, int]:
+    from ..evaluate import evaluate_case
+
+    chosen: set[str] = set()
+    suite = []
+    total = sum(imported.tables.values())
+    for case in sample_cases(imported, count):
+        decision = evaluate_case(policy, {"case_id": "c", "facts": case}, NOW, engine="python").to_dict()
+        new = row_ids(decision) - chosen
+        if not new:
+            continue
+        chosen |= new
+        findings = {f["id"]: f["value"] for f in decision["findings"]}
+        suite.append(
+            {
+                "name": "chooses " + ", ".join(sorted(new))[:150],
+                "now": NOW,
+                "case": {"facts": case},
+                "want": {"findings": findings},
+            }
+        )
+    rows = sum(1 for c in chosen if c.startswith("table:"))
+    return suite, rows, total
+
+
+def _readme(graph: str, imported: Imported, covered: int, total: int) -> str:
+    lines = [
+        f"# {imported.pack['title']['en']}",
+        "",
+        f"Imported from the GoRules JDM graph `{graph}` by `zhidu import jdm`.",
+        "",
+        "- Each decision table is a table under `tables:` filling findings; each expression is a rule",
+        "  `set:`-ting a computed finding; switch branches are the conditions (`when:`, or an `active`",
+        "  table input) of the nodes behind them.",
+        "- Fact types are inferred from how the graph uses each field (the input node's JSON Schema wins);",
+        "  check them in `policy.yaml`.",
+        f"- `tests/generated.yaml` chooses {covered} of the {total} table rows.",
+        "",
+        "| JDM output field | zhidu finding(s) |",
+        "|---|---|",
+    ]
+    for path, fids in sorted(imported.outputs.items()):
+        lines.append(f"| `{path or '(the whole result)'}` | {', '.join(f'`{f}`' for f in fids)} |")
+    return "\n".join(lines) + "\n"
