@@ -89,4 +89,3 @@ def finish(value: Any, t: Type, finding: str) -> Any:
         known = dict(t.fields)
         return {k: finish(v, known[k], f"{finding}.{k}") if k in known else v for k, v in value.items()}
     return value
-

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..types import BOOLEAN, DATE, DATETIME, DURATION, INTEGER, MONEY, NUMBER, STRING, Type, comparable
+from ..types import BOOLEAN, DATE, DATETIME, DURATION, INTEGER, MONEY, NUMBER, STRING, Type, comparable, list_of
 
 
 class ArgError(Exception):
@@ -164,6 +164,43 @@ def _number_of(value: Any, _tz: ZoneInfo) -> Any:
     except ArithmeticError:
         return MISSING
     return result if result.is_finite() else MISSING
+
+
+def _typ_flatten(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "list")
+    inner = t[0].item
+    if inner is None or inner.kind != "list":
+        raise ArgError(0, f"flatten() takes a list of lists, not {t[0]}")
+    return inner
+
+
+def _typ_values(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "object")
+    from .check import unify
+
+    item: Type | None = None
+    for name, ft in t[0].fields:
+        item = ft if item is None else unify(item, ft)
+        if item is None:
+            raise ArgError(0, f"values() needs fields of one type; '{name}' differs")
+    return list_of(item or STRING)
+
+
+def _typ_epoch(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "date", "datetime")
+    return NUMBER
+
+
+def _epoch_seconds(value: date | datetime, _tz: ZoneInfo) -> Decimal:
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, datetime.min.time(), UTC)
+    return Decimal((value - _EPOCH) // timedelta(microseconds=1)) / 1_000_000
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _typ_working_days(t, lits):
@@ -326,6 +363,21 @@ FUNCTIONS: dict[str, Function] = {
         Function("string", "a value as text (numbers exactly, datetimes ISO 8601)", _typ_string, _text_of),
         Function(
             "number", "text or a number as a number; no value when the text is not a number", _typ_number, _number_of
+        ),
+        Function(
+            "flatten",
+            "the items of a list of lists, in order",
+            _typ_flatten,
+            lambda x, _tz: tuple(i for sub in x for i in sub),
+        ),
+        Function(
+            "values", "the field values of an object, in field order", _typ_values, lambda o, _tz: tuple(o.values())
+        ),
+        Function(
+            "epoch_seconds",
+            "seconds since 1970-01-01T00:00:00Z (a date counts from its midnight UTC), as JDM dates are",
+            _typ_epoch,
+            _epoch_seconds,
         ),
         Function(
             "working_days_between",

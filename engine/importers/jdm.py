@@ -180,7 +180,11 @@ class _Converter:
                             self.note(p, "number")
                     if n.value in ("<", ">", "<=", ">="):
                         for p, other in ((pa, b), (pb, a)):
-                            if p and not (other.kind == "lit" and isinstance(other.value, str)) and other.kind != "call":
+                            if (
+                                p
+                                and not (other.kind == "lit" and isinstance(other.value, str))
+                                and other.kind != "call"
+                            ):
                                 self.note(p, "number")  # ordered against a computed value: a number
                 elif n.value == "??":
                     if pa and b.kind == "lit" and lit_kind(b.value):
@@ -273,6 +277,10 @@ class _Converter:
             elif kind == "array":
                 item = sub.get("items") if isinstance(sub.get("items"), dict) else {}
                 self.schema_types[path] = list_of(_SCALARS.get(item.get("type"), STRING))
+            elif (
+                kind == "string" and isinstance(sub.get("enum"), list) and all(isinstance(v, str) for v in sub["enum"])
+            ):
+                self.schema_types[path] = Type("string", values=tuple(sub["enum"]))
             elif kind in _SCALARS:
                 self.schema_types[path] = _SCALARS[kind]
                 if isinstance(sub.get("minimum"), int | float):
@@ -395,10 +403,11 @@ class _Converter:
                 for k in range(len(parts), 0, -1):
                     head = ".".join(parts[:k])
                     if head in source:
-                        reads = [".".join(["findings." + fid, *parts[k:]]) for fid in reversed(source[head])]
-                        return reads[0] if len(reads) == 1 else "(" + " ?? ".join(reads) + ")"
-                if any(p.startswith(path + ".") for p in source):
-                    raise ZenError(f"'{path}' is an object built by several outputs: read its fields")
+                        return _read(source[head], parts[k:])
+                below = {p[len(path) + 1 :]: fids for p, fids in source.items() if p.startswith(path + ".")}
+                if below:
+                    # an object whose fields several outputs wrote: gathered back into one object
+                    return _object_text(_nest({k: _read(fids) for k, fids in below.items()}))
             if not ctx.facts:
                 raise ZenError(f"'{path}' has no value here (an earlier node does not pass its input through)")
             for part in path.split("."):
@@ -411,7 +420,7 @@ class _Converter:
                 text = resolve(path)
             except ZenError:
                 return None
-            return None if text.startswith("findings.") else text
+            return text if re.fullmatch(r"[A-Za-z_][\w.]*", text) and not text.startswith("findings.") else None
 
         return resolve, fact_of
 
@@ -593,7 +602,7 @@ class _Converter:
             self.finding_types[fid] = t
             self.findings[fid] = _finding_spec(fid, t)
         tid = _table_id(node)
-        self.tables.append(
+        self.add_table(
             {
                 "id": tid,
                 "ref": f"JDM {node.get('name') or node['id']}",
@@ -604,6 +613,15 @@ class _Converter:
                 "rows": rows,
             }
         )
+
+    def add_table(self, spec: dict[str, Any]) -> None:
+        """Check the table as zhidu will (types of every cell) so a problem names this node."""
+        from ..tables import check_table
+
+        errors = check_table(spec, self.scope())
+        if errors:
+            raise ZenError(str(errors[0]))
+        self.tables.append(spec)
 
     def _collect(self, node, rules, outputs, columns, cells, resolve, produced: dict[str, str]) -> None:
         """hit: collect gives the list of the matching rows' outputs, each row one object."""
@@ -631,7 +649,7 @@ class _Converter:
         self.finding_types[fid] = list_of(t)
         # no matching row: zen gives an empty list
         self.findings[fid] = {**_spec_of(t), "label": fid, "conflict": "collect", "default": []}
-        self.tables.append(
+        self.add_table(
             {
                 "id": _table_id(node),
                 "ref": f"JDM {node.get('name') or node['id']}",
@@ -742,6 +760,12 @@ def _yaml_literal(tree: Z) -> Any:
     return v
 
 
+def _read(fids: tuple[str, ...], rest: list[str] | None = None) -> str:
+    """The value of an output path: the latest of the findings that may hold it."""
+    reads = [".".join(["findings." + fid, *(rest or [])]) for fid in reversed(fids)]
+    return reads[0] if len(reads) == 1 else "(" + " ?? ".join(reads) + ")"
+
+
 def _object_text(fields: dict[str, Any]) -> str:
     return "{" + ", ".join(f'"{k}": {_object_text(v) if isinstance(v, dict) else v}' for k, v in fields.items()) + "}"
 
@@ -752,7 +776,9 @@ def _merge_objects(a: Type, b: Type) -> Type:
         fa, fb = dict(a.fields), dict(b.fields)
         return Type(
             "object",
-            fields=tuple((k, _merge_objects(fa[k], fb[k]) if k in fa and k in fb else fa.get(k) or fb[k]) for k in {**fa, **fb}),
+            fields=tuple(
+                (k, _merge_objects(fa[k], fb[k]) if k in fa and k in fb else fa.get(k) or fb[k]) for k in {**fa, **fb}
+            ),
         )
     return _unify(a, b)
 
@@ -820,6 +846,8 @@ def _spec_of(t: Type) -> dict[str, Any]:
         return {"type": "object", "properties": {k: _spec_of(v) for k, v in t.fields}}
     if t.kind in ("number", "money"):
         return {"type": "number"}
+    if t.values is not None:
+        return {"type": "enum", "values": list(t.values)}
     return {"type": t.kind}
 
 
@@ -866,13 +894,19 @@ def sample_cases(imported: Imported, count: int = 200, seed: int = 16) -> list[d
 
 
 def _values_for(t: Type, lits: list[Any], item_lits: list[Any]) -> list[Any]:
+    if t.values is not None:
+        return list(t.values)
     if t.kind == "boolean":
         return [True, False]
     if t.kind in ("number", "integer"):
         out: list[Any] = []
         for v in lits:
             if isinstance(v, int | Decimal) and not isinstance(v, bool):
-                steps = (v, v - 1, v + 1) if t.kind == "integer" else (v, v - 1, v + 1, v - Decimal("0.5"), v + Decimal("0.5"))
+                steps = (
+                    (v, v - 1, v + 1)
+                    if t.kind == "integer"
+                    else (v, v - 1, v + 1, v - Decimal("0.5"), v + Decimal("0.5"))
+                )
                 for x in steps:
                     if t.kind == "integer" and x != int(x):
                         continue
@@ -1006,7 +1040,9 @@ def import_jdm(graph_path: str | Path, out_dir: str | Path, *, cases: int = 200)
     parent = out.parent if out.parent.exists() else Path(".")
     scratch = Path(tempfile.mkdtemp(prefix=".zhidu-import-", dir=parent))
     try:
-        (scratch / "policy.yaml").write_text(_HEADER.format(graph=graph_path.name) + dump_yaml(imported.pack), encoding="utf-8")
+        (scratch / "policy.yaml").write_text(
+            _HEADER.format(graph=graph_path.name) + dump_yaml(imported.pack), encoding="utf-8"
+        )
         result = compile_pack(scratch)
         if result.policy is None:
             problems = "; ".join(f"{d.code}: {d.message} (at {d.location.path})" for d in result.errors[:5])
@@ -1021,7 +1057,13 @@ def import_jdm(graph_path: str | Path, out_dir: str | Path, *, cases: int = 200)
     finally:
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
-    return {"pack": str(out), "tables": len(imported.tables), "cases": len(suite), "rows_chosen": covered, "rows": total}
+    return {
+        "pack": str(out),
+        "tables": len(imported.tables),
+        "cases": len(suite),
+        "rows_chosen": covered,
+        "rows": total,
+    }
 
 
 _HEADER = "# Imported from the GoRules JDM graph {graph} by `zhidu import jdm`; see README.md.\n"
@@ -1036,7 +1078,9 @@ def row_ids(decision: dict[str, Any]) -> set[str]:
     """The table rows a decision chose and the rules that fired (trace entries)."""
     out = set()
     for t in decision["trace"]:
-        if any(e.get("outcome") in ("applied", "collected") for e in t["effects"]) or not t["rule"].startswith("table:"):
+        if any(e.get("outcome") in ("applied", "collected") for e in t["effects"]) or not t["rule"].startswith(
+            "table:"
+        ):
             out.add(t["rule"])
     return out
 

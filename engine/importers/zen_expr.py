@@ -372,6 +372,8 @@ _CALLS = {
     "sum": "sum",
     "number": "number",
     "string": "string",
+    "flatten": "flatten",
+    "values": "values",
 }
 
 
@@ -431,10 +433,12 @@ def write(
         if k == "call":
             fn = str(n.value)
             args = list(n.args)
+            if fn == "date" and len(args) == 1 and args[0].kind == "lit" and args[0].value == "now":
+                raise ZenError("date('now') reads the clock: zen's answer changes with the time of the run")
             if fn == "date" and len(args) == 1 and args[0].kind == "lit" and isinstance(args[0].value, str):
-                return f'date("{args[0].value[:10]}")'
+                return f'epoch_seconds(date("{args[0].value[:10]}"))'  # JDM dates are seconds since 1970
             if fn == "date" and len(args) == 1:
-                return w(args[0])  # the field is typed as a date when imported
+                return f"epoch_seconds({w(args[0])})"  # the field is typed as a date when imported
             if fn in ("min", "max", "sum") and len(args) == 1 and args[0].kind == "list":
                 inner = [w(i) for i in args[0].args]
                 if fn == "sum":
