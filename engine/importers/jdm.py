@@ -788,7 +788,7 @@ def _unify(a: Type, b: Type) -> Type:
 
     t = unify(a, b)
     if t is None:
-        raise ZenError(f"the rows give an output values of different types ({a} and {b})")
+        raise ZenError(f"the rows give the output values of different types ({a} and {b})")
     return t
 
 
