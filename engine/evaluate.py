@@ -99,17 +99,19 @@ def decide_with_findings(
     # Computed `set:` values of the rules that fired, worked out by the shared Python evaluator when
     # the rule fires (on either engine), from the findings of the layers before.
     computed: dict[str, tuple[tuple[str, Any], ...]] = {}
-    values, outcomes = _resolve(policy, fired, computed)  # defaults, readable from the first layer on
+    resolution = _Resolution(policy, computed)  # defaults, readable from the first layer on
+    values = resolution.values
     for index, layer in enumerate(policy.layers):
         ids = backend.fire(index, facts, values, moment)
         new = [r for r in layer if r.id in ids]
         if new:
             env = Env(facts, values, moment, policy.timezone)
             for r in new:
-                if any(isinstance(v, Computed) for _, v in r.sets):
+                if r.computes:
                     computed[r.id] = tuple((fid, v(env) if isinstance(v, Computed) else v) for fid, v in r.sets)
             fired.extend(new)
-            values, outcomes = _resolve(policy, fired, computed)
+            resolution.add(new)
+    outcomes = resolution.outcomes
     # table rows that fill findings are traced as rules are; the other probes only feed calculators
     rules = [r for r in fired if r.kind == "rule" or r.row is not None]
     probes = frozenset(r.id for r in fired if r.kind == "probe")
@@ -135,44 +137,53 @@ def _key(value: Any) -> Any:
     return value
 
 
-def _resolve(
-    policy: Policy, fired: list[CompiledRule], computed: Mapping[str, tuple[tuple[str, Any], ...]]
-) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
-    """Apply each finding's conflict policy to the rules that fired; never last-writer-wins."""
-    values: dict[str, Any] = {}
-    outcomes: dict[tuple[str, str], str] = {}
-    by_finding: dict[str, list[tuple[CompiledRule, Any]]] = {}
-    sources = policy.authority.finding_sources if policy.authority else {}
-    for r in fired:
-        if r.row is not None:
-            continue  # a table row: its table's hit policy decides below
-        for fid, v in _sets(r, computed):
-            if v is MISSING:
-                outcomes[(r.id, fid)] = "no-value"  # a computed value without a value sets nothing
+class _Resolution:
+    """The findings of the rules fired so far. Each finding's conflict policy (or its table's hit policy)
+    is applied to all its setters, never last-writer-wins; a layer re-resolves only what its rules set."""
+
+    def __init__(self, policy: Policy, computed: Mapping[str, tuple[tuple[str, Any], ...]]):
+        self.policy = policy
+        self.computed = computed
+        self.values: dict[str, Any] = {s.id: s.default for s in policy.findings if s.default is not MISSING}
+        self.outcomes: dict[tuple[str, str], str] = {}
+        self.setters: dict[str, list[tuple[CompiledRule, Any]]] = {}
+        self.rows: dict[str, list[CompiledRule]] = {}
+        self.specs = {s.id: s for s in policy.findings}
+
+    def add(self, rules: list[CompiledRule]) -> None:
+        touched: dict[str, None] = {}
+        tables: dict[str, None] = {}
+        for r in rules:
+            if r.row is not None:  # a table row: its table's hit policy decides
+                self.rows.setdefault(r.row[0], []).append(r)
+                tables[r.row[0]] = None
                 continue
-            by_finding.setdefault(fid, []).append((r, v))
-    rows = _chosen_rows(policy, fired) if sources else {}
-    for spec in policy.findings:
-        if spec.id in sources:
-            _table_value(policy, spec, sources[spec.id][0], rows, computed, values, outcomes)
-            continue
-        setters = sorted(by_finding.get(spec.id, ()), key=lambda rv: (-rv[0].priority, rv[0].layer, rv[0].order))
-        if not setters:
-            if spec.default is not MISSING:
-                values[spec.id] = spec.default
-            continue
+            for fid, v in _sets(r, self.computed):
+                if v is MISSING:
+                    self.outcomes[(r.id, fid)] = "no-value"  # a computed value without a value sets nothing
+                    continue
+                self.setters.setdefault(fid, []).append((r, v))
+                touched[fid] = None
+        for fid in touched:
+            self._rule_value(self.specs[fid])
+        for tid in tables:
+            self._table(tid)
+
+    def _rule_value(self, spec: Any) -> None:
+        setters = sorted(self.setters[spec.id], key=lambda rv: (-rv[0].priority, rv[0].layer, rv[0].order))
+        values, outcomes = self.values, self.outcomes
         distinct = list({_key(v): v for _, v in reversed(setters)}.values())[::-1]
         if spec.conflict == "collect":
             values[spec.id] = tuple(distinct)
             for r, _ in setters:
                 outcomes[(r.id, spec.id)] = "collected"
-            continue
+            return
         if spec.conflict == "priority":
             top = setters[0][0].priority
             contenders = [(r, v) for r, v in setters if r.priority == top]
         else:
             contenders = setters
-        if len({_key(v) for _, v in contenders}) > 1:
+        if len(contenders) > 1 and len({_key(v) for _, v in contenders}) > 1:
             detail = ", ".join(f"{r.id} → {v}" for r, v in contenders)
             why = "at the same priority " if spec.conflict == "priority" else ""
             raise EvaluationError(
@@ -183,63 +194,45 @@ def _resolve(
         winners = {r.id for r, _ in contenders}
         for r, _ in setters:
             outcomes[(r.id, spec.id)] = "applied" if r.id in winners else "overridden"
-    return values, outcomes
 
+    def _table(self, tid: str) -> None:
+        table = self.policy.authority.tables[tid]
+        matched = sorted(self.rows[tid], key=lambda r: r.row[1])  # type: ignore[index]
+        chosen = {row.index for row in table.select([r.row[1] for r in matched])}  # type: ignore[index]
+        for _, fid in table.findings:
+            self._table_value(self.specs[fid], table, matched, chosen)
 
-def _chosen_rows(policy: Policy, fired: list[CompiledRule]) -> dict[str, tuple[list[CompiledRule], set[int]]]:
-    """Per table filling findings: its matching rows (in row order) and the indexes its hit policy picks."""
-    matched: dict[str, list[CompiledRule]] = {}
-    for r in fired:
-        if r.row is not None:
-            matched.setdefault(r.row[0], []).append(r)
-    out = {}
-    for tid, rows in matched.items():
-        rows.sort(key=lambda r: r.row[1])  # type: ignore[index]
-        chosen = policy.authority.tables[tid].select([r.row[1] for r in rows])  # type: ignore[index]
-        out[tid] = (rows, {row.index for row in chosen})
-    return out
-
-
-def _table_value(
-    policy: Policy,
-    spec: Any,
-    tid: str,
-    rows: Mapping[str, tuple[list[CompiledRule], set[int]]],
-    computed: Mapping[str, tuple[tuple[str, Any], ...]],
-    values: dict[str, Any],
-    outcomes: dict[tuple[str, str], str],
-) -> None:
-    """A finding filled by a table: the chosen row's value, every matching row's (collect), or their aggregate."""
-    matched, chosen = rows.get(tid, ([], set()))
-    picked: list[Any] = []
-    for r in matched:
-        for fid, v in _sets(r, computed):
-            if fid != spec.id:
-                continue
-            if r.row[1] not in chosen:  # type: ignore[index]
-                outcomes[(r.id, fid)] = "overridden"
-            elif v is MISSING:
-                outcomes[(r.id, fid)] = "no-value"
-            else:
-                outcomes[(r.id, fid)] = "applied"
-                picked.append(v)
-    table = policy.authority.tables[tid]
-    if not picked:  # no row applies: as for a finding no rule sets
-        if spec.default is not MISSING:
-            values[spec.id] = spec.default
-        return
-    if table.aggregate == "count":
-        values[spec.id] = len(picked)
-    elif table.aggregate == "sum":
-        values[spec.id] = finish(sum(picked), spec.type, spec.id)
-    elif table.aggregate == "min":
-        values[spec.id] = min(picked)
-    elif table.aggregate == "max":
-        values[spec.id] = max(picked)
-    elif table.hit == "collect":
-        values[spec.id] = tuple(picked)
-    else:
-        values[spec.id] = picked[0]
+    def _table_value(self, spec: Any, table: Any, matched: list[CompiledRule], chosen: set[int]) -> None:
+        """The chosen row's value, every matching row's (collect), or their aggregate."""
+        picked: list[Any] = []
+        for r in matched:
+            for fid, v in _sets(r, self.computed):
+                if fid != spec.id:
+                    continue
+                if r.row[1] not in chosen:  # type: ignore[index]
+                    self.outcomes[(r.id, fid)] = "overridden"
+                elif v is MISSING:
+                    self.outcomes[(r.id, fid)] = "no-value"
+                else:
+                    self.outcomes[(r.id, fid)] = "applied"
+                    picked.append(v)
+        values = self.values
+        if not picked:  # no row applies: as for a finding no rule sets
+            values.pop(spec.id, None)
+            if spec.default is not MISSING:
+                values[spec.id] = spec.default
+        elif table.aggregate == "count":
+            values[spec.id] = len(picked)
+        elif table.aggregate == "sum":
+            values[spec.id] = finish(sum(picked), spec.type, spec.id)
+        elif table.aggregate == "min":
+            values[spec.id] = min(picked)
+        elif table.aggregate == "max":
+            values[spec.id] = max(picked)
+        elif table.hit == "collect":
+            values[spec.id] = tuple(picked)
+        else:
+            values[spec.id] = picked[0]
 
 
 def _build(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,6 +75,13 @@ class CompiledRule:
     kind: str = "rule"
     # (table id, row index) for a table row that fills findings
     row: tuple[str, int] | None = None
+
+    @cached_property
+    def computes(self) -> bool:
+        """Some `set:` value is an expression, computed when the rule fires."""
+        from .computed import Computed
+
+        return any(isinstance(v, Computed) for _, v in self.sets)
 
 
 @dataclass(frozen=True)
