@@ -261,9 +261,12 @@ def _build(
             continue
         value = values[spec.id]
         setters = setters_of.get(spec.id, [])
-        if isinstance(value, tuple):
+        value_label: Any = None
+        if not spec.value_labels:
+            pass  # most findings have no value labels: skip the look-ups
+        elif isinstance(value, tuple):
             labels = [spec.value_label(v) for v in value]
-            value_label: Any = [lb.zh for lb in labels] if all(labels) else None
+            value_label = [lb.zh for lb in labels] if all(labels) else None
         else:
             lb = spec.value_label(value)
             value_label = lb.zh if lb else None
@@ -290,7 +293,8 @@ def _build(
             if v is not MISSING:
                 effect["value"] = jsonable(v, tz)
             effects.append(effect)
-        effects.extend(_apply(policy, actions, forms, r.id, r.ref, r.actions, r.forms))
+        if r.actions or r.forms:
+            effects.extend(_apply(policy, actions, forms, r.id, r.ref, r.actions, r.forms))
         for i, text in enumerate(r.warnings):
             effects.append({"kind": "warning", "id": f"{r.id}#{i + 1}"})
             warnings.append({"code": "rule-warning", "message": text, "rule": r.id, "ref": r.ref})
