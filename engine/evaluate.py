@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from .authority import AuthorityResult
@@ -25,15 +26,23 @@ if TYPE_CHECKING:
     from .policy import Action, CompiledRule, Policy
 
 
+@lru_cache(maxsize=256)
+def _parse_now(text: str, tz: Any) -> datetime:
+    """A batch usually gives every case the same `now`: parse each text once."""
+    return parse_datetime(text, tz)
+
+
 def resolve_now(
     policy: Policy, now: datetime | str | None, case: Mapping[str, Any], filename: str, smap: SourceMap | None = None
 ) -> datetime:
     """`now` from the argument, else from the case document; never from a clock."""
     value: Any = now if now is not None else case.get("now")
-    # A bad `now` written in the case is located there; a bad argument is the caller's.
-    where = (smap or SourceMap()).location(("now",), default_file=filename) if now is None else Location("now", 0, 0)
 
     def bad(message: str) -> CaseError:
+        # A bad `now` written in the case is located there; a bad argument is the caller's.
+        where = (
+            (smap or SourceMap()).location(("now",), default_file=filename) if now is None else Location("now", 0, 0)
+        )
         return CaseError([Diagnostic(where, "bad-now", message)])
 
     if value is None:
@@ -42,7 +51,7 @@ def resolve_now(
         if not re.match(DATETIME_PATTERN, value):
             raise bad(f"now must be an ISO 8601 datetime, not {value!r}")
         try:
-            value = parse_datetime(value, policy.timezone)
+            value = _parse_now(value, policy.timezone)
         except ValueError as exc:
             raise bad(f"invalid now {value!r}: {exc}") from None
     if not isinstance(value, datetime):
@@ -144,11 +153,11 @@ class _Resolution:
     def __init__(self, policy: Policy, computed: Mapping[str, tuple[tuple[str, Any], ...]]):
         self.policy = policy
         self.computed = computed
-        self.values: dict[str, Any] = {s.id: s.default for s in policy.findings if s.default is not MISSING}
+        self.values: dict[str, Any] = dict(policy.default_findings)
         self.outcomes: dict[tuple[str, str], str] = {}
         self.setters: dict[str, list[tuple[CompiledRule, Any]]] = {}
         self.rows: dict[str, list[CompiledRule]] = {}
-        self.specs = {s.id: s for s in policy.findings}
+        self.specs = policy.finding_specs
 
     def add(self, rules: list[CompiledRule]) -> None:
         touched: dict[str, None] = {}

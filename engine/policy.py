@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -118,6 +118,21 @@ class Policy:
             )
             self._cache["layers"] = grouped
         return self._cache["layers"]
+
+    @property
+    def finding_specs(self) -> Mapping[str, FindingSpec]:
+        if "finding_specs" not in self._cache:
+            self._cache["finding_specs"] = {s.id: s for s in self.findings}
+        return self._cache["finding_specs"]
+
+    @property
+    def default_findings(self) -> Mapping[str, Any]:
+        """The findings a case has before any rule fires (their defaults)."""
+        if "default_findings" not in self._cache:
+            from .expr.pyeval import MISSING
+
+            self._cache["default_findings"] = {s.id: s.default for s in self.findings if s.default is not MISSING}
+        return self._cache["default_findings"]
 
     @property
     def normaliser(self) -> Normaliser:
