@@ -84,7 +84,7 @@ def main() -> None:
         zen_t, zhidu_t = _side_by_side(
             decision.evaluate,
             [j for _, j in pairs],
-            lambda c: policy.evaluate(c, NOW, engine="python"),
+            lambda c, policy=policy: policy.evaluate(c, NOW, engine="python"),
             [c for c, _ in pairs],
             args.repeat,
         )
