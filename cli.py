@@ -396,6 +396,37 @@ def init(new_dir: str, base: str, pack_id: str | None) -> None:
     click.echo(f"created {created} (extends {base}); next: zhidu validate {new_dir} && zhidu test {new_dir}")
 
 
+@main.group("table", epilog=EXIT_CODES)
+def table_() -> None:
+    """Decision tables as spreadsheets (.xlsx, .csv): the layout is in docs/importing.md."""
+
+
+@table_.command("export", cls=ZhiduCommand, epilog=EXIT_CODES)
+@click.argument("pack")
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="FILE.xlsx or FILE.csv")
+@click.option("--table", "ids", multiple=True, help="only this table (repeat for several); CSV takes one")
+def table_export(pack: str, out: str, ids: tuple[str, ...]) -> None:
+    """Write a pack's decision tables to a spreadsheet, one sheet per table."""
+    from engine.importers.spreadsheet import export_pack_tables
+
+    count = export_pack_tables(pack, out, ids)
+    click.echo(f"wrote {out}: {count} table{'s' if count != 1 else ''}")
+
+
+@table_.command("import", cls=ZhiduCommand, epilog=EXIT_CODES)
+@click.argument("sheet", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="YAML file to write (default stdout)")
+def table_import(sheet: str, out: str | None) -> None:
+    """Read decision tables from FILE.xlsx or FILE.csv as YAML (`tables:`, a file a pack can include)."""
+    from engine.importers.spreadsheet import import_tables, tables_yaml, write_text
+
+    text = tables_yaml(import_tables(sheet))
+    if out:
+        write_text(out, text)
+    else:
+        click.echo(text, nl=False)
+
+
 @main.group("import", epilog=EXIT_CODES)
 def import_() -> None:
     """Import rules written for other engines into a zhidu pack."""

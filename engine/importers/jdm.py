@@ -18,11 +18,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import ZhiduError
 from ..expr import ExprError, Scope, check, parse
 from ..types import BOOLEAN, DATE, INTEGER, NUMBER, STRING, Type, list_of
+from .yamlout import dump_yaml
 from .zen_expr import Z, ZenError, dotted, parse_expression, parse_unary, walk, write
 
 SUPPORTED = ("inputNode", "outputNode", "decisionTableNode", "expressionNode", "switchNode")
@@ -945,21 +944,6 @@ def zen_value(result: dict[str, Any], path: str) -> Any:
 
 
 # -- writing a pack and reading its result back as zen's ----------------------------------------
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> Any:
-    return dumper.represent_scalar("tag:yaml.org,2002:float", str(value))
-
-
-_Dumper.add_representer(Decimal, _decimal)
-
-
-def dump_yaml(data: Any) -> str:
-    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
 
 
 def result_of(imported: Imported, facts: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
