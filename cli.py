@@ -437,7 +437,7 @@ def import_() -> None:
 @click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False), help="new pack folder")
 def import_jdm(graph: str, out: str) -> None:
     """Convert a GoRules JDM graph (GRAPH.json) into a pack with generated tests."""
-    from engine.importers.jdm import import_jdm as run_import
+    from engine.importers.jdm_pack import import_jdm as run_import
 
     summary = run_import(graph, out)
     click.echo(

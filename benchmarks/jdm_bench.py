@@ -33,7 +33,10 @@ sys.path.insert(0, str(HERE.parent))
 import zen  # noqa: E402
 
 from engine.compiler import load_policy  # noqa: E402
-from engine.importers.jdm import NOW, JdmError, convert, dump_yaml, sample_cases  # noqa: E402
+from engine.importers.jdm import JdmError, convert  # noqa: E402
+from engine.importers.jdm_pack import NOW  # noqa: E402
+from engine.importers.jdm_samples import sample_cases  # noqa: E402
+from engine.importers.yamlout import dump_yaml  # noqa: E402
 
 GRAPHS = HERE.parent / "tests" / "fixtures" / "jdm" / "graphs"
 

@@ -10,7 +10,10 @@ import pytest
 
 from engine.compiler import compile_pack
 from engine.evaluate import evaluate_case
-from engine.importers.jdm import NOW, JdmError, convert, dump_yaml, result_of, row_ids, same, sample_cases
+from engine.importers.jdm import JdmError, convert
+from engine.importers.jdm_pack import NOW
+from engine.importers.jdm_samples import result_of, row_ids, same, sample_cases
+from engine.importers.yamlout import dump_yaml
 
 zen = pytest.importorskip("zen", reason="zen-engine (PyPI zen-engine, in the test extra) is not installed here")
 

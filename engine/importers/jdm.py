@@ -11,7 +11,6 @@ with a JdmError naming the node.
 from __future__ import annotations
 
 import json
-import random
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,7 +20,6 @@ from typing import Any
 from ..errors import ZhiduError
 from ..expr import ExprError, Scope, check, parse
 from ..types import BOOLEAN, DATE, INTEGER, NUMBER, STRING, Type, list_of
-from .yamlout import dump_yaml
 from .zen_expr import Z, ZenError, dotted, parse_expression, parse_unary, walk, write
 
 SUPPORTED = ("inputNode", "outputNode", "decisionTableNode", "expressionNode", "switchNode")
@@ -406,7 +404,7 @@ class _Converter:
                 below = {p[len(path) + 1 :]: fids for p, fids in source.items() if p.startswith(path + ".")}
                 if below:
                     # an object whose fields several outputs wrote: gathered back into one object
-                    return _object_text(_nest({k: _read(fids) for k, fids in below.items()}))
+                    return _object_text(nest_paths({k: _read(fids) for k, fids in below.items()}))
             if not ctx.facts:
                 raise ZenError(f"'{path}' has no value here (an earlier node does not pass its input through)")
             for part in path.split("."):
@@ -805,12 +803,12 @@ def _or(parts: list[str]) -> str:
     return " or ".join(f"({p})" for p in unique) if len(unique) > 1 else unique[0]
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "node"
 
 
 def _table_id(node: dict[str, Any]) -> str:
-    return _slug(str(node.get("name") or node["id"]))[:60] + "-" + _slug(str(node["id"]))[:8]
+    return slug(str(node.get("name") or node["id"]))[:60] + "-" + slug(str(node["id"]))[:8]
 
 
 def _rule_id(node: dict[str, Any], i: int) -> str:
@@ -871,59 +869,7 @@ def convert(graph: dict[str, Any], pack_id: str) -> Imported:
     return _Converter(graph, pack_id).run()
 
 
-def sample_cases(imported: Imported, count: int = 200, seed: int = 16) -> list[dict[str, Any]]:
-    """Inputs for the graph: each fact at every literal it is compared with and one step either side of
-    numbers (range boundaries), one fact varied at a time around a base case, then seeded random mixes."""
-    choices: dict[str, list[Any]] = {}
-    for path, t in imported.fact_types.items():
-        lits = imported.literals.get(path, [])
-        values = _values_for(t, lits, imported.literals.get(path + "[]", []))
-        low = imported.minimums.get(path)
-        choices[path] = [v for v in values if low is None or v >= low] or values
-    base = {p: v[0] for p, v in choices.items()}
-    cases = [base]
-    for p, values in choices.items():
-        for v in values[1:]:
-            cases.append({**base, p: v})
-    rng = random.Random(seed)
-    paths = list(choices)
-    while len(cases) < count and paths:
-        cases.append({p: rng.choice(choices[p]) for p in paths})
-    return [_nest(c) for c in cases]
-
-
-def _values_for(t: Type, lits: list[Any], item_lits: list[Any]) -> list[Any]:
-    if t.values is not None:
-        return list(t.values)
-    if t.kind == "boolean":
-        return [True, False]
-    if t.kind in ("number", "integer"):
-        out: list[Any] = []
-        for v in lits:
-            if isinstance(v, int | Decimal) and not isinstance(v, bool):
-                steps = (
-                    (v, v - 1, v + 1)
-                    if t.kind == "integer"
-                    else (v, v - 1, v + 1, v - Decimal("0.5"), v + Decimal("0.5"))
-                )
-                for x in steps:
-                    if t.kind == "integer" and x != int(x):
-                        continue
-                    x = int(x) if t.kind == "integer" else x
-                    if x not in out:
-                        out.append(x)
-        return out or [0, 1, 10, 100, 1000]
-    if t.kind == "date":
-        return ["2022-06-15", "2023-01-01", "2023-01-15", "2019-12-31", "2024-03-01"]
-    if t.kind == "list":
-        strings = [v for v in item_lits if isinstance(v, str)]
-        base = strings or ["a", "b", "c"]
-        return [[], base[:1], base[:2], base[:3], base[-2:], base]
-    strings = [v for v in lits if isinstance(v, str)]
-    return strings + ["zz-other"] if strings else ["", "text", "zz-other"]
-
-
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+def nest_paths(flat: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for path, value in flat.items():
         parts = path.split(".")
@@ -932,184 +878,3 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
     return out
-
-
-def zen_value(result: dict[str, Any], path: str) -> Any:
-    value: Any = result
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
-# -- writing a pack and reading its result back as zen's ----------------------------------------
-
-
-def result_of(imported: Imported, facts: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
-    """The JSON zen would return for this case, built from a zhidu decision (nulls left out)."""
-    out: dict[str, Any] = json.loads(json.dumps(facts, default=str)) if imported.passthrough else {}
-    values = {f["id"]: f["value"] for f in decision["findings"]}
-    if "" in imported.outputs:  # a collect table without outputPath: zen returns the list itself
-        return values.get(imported.outputs[""][-1], [])
-    for path, fids in imported.outputs.items():
-        value: Any = None
-        for fid in reversed(fids):
-            root, *rest = fid.split(".")
-            value = values.get(root)
-            for part in rest:
-                value = value.get(part) if isinstance(value, dict) else None
-            if value is not None:
-                break
-        if value is None:
-            continue
-        node = out
-        parts = path.split(".")
-        for part in parts[:-1]:
-            nxt = node.get(part)
-            if not isinstance(nxt, dict):
-                nxt = node[part] = {}
-            node = nxt
-        node[parts[-1]] = value
-    return out
-
-
-def same(a: Any, b: Any) -> bool:
-    """zen's result and zhidu's agree: numbers (zhidu gives exact decimal strings, zen floats) to one part
-    in a million, nulls the same as absent."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = {k for k, v in a.items() if v is not None} | {k for k, v in b.items() if v is not None}
-        return all(same(a.get(k), b.get(k)) for k in keys)
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    na, nb = _number(a), _number(b)
-    if na is not None and nb is not None:
-        return abs(na - nb) <= Decimal("0.000001") * max(Decimal(1), abs(na), abs(nb))
-    return a == b
-
-
-def _number(v: Any) -> Decimal | None:
-    if isinstance(v, bool) or v is None:
-        return None
-    if isinstance(v, int | float | Decimal):
-        return Decimal(str(v))
-    if isinstance(v, str) and re.fullmatch(r"-?\d+(\.\d+)?", v):
-        return Decimal(v)
-    return None
-
-
-# -- the command: graph file → pack folder --------------------------------------------------------
-
-NOW = "2024-01-01T00:00:00+00:00"  # JDM graphs do not read the clock (date('now') is refused)
-
-
-def import_jdm(graph_path: str | Path, out_dir: str | Path, *, cases: int = 200) -> dict[str, Any]:
-    """Write a pack for a JDM graph into `out_dir` (which must not exist or be empty); returns a summary.
-    The pack is written to a scratch folder first and moved into place only when it validates."""
-    import shutil
-    import tempfile
-
-    from ..compiler import compile_pack
-
-    graph_path = Path(graph_path)
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise JdmError(f"{out}: exists and is not an empty folder (zhidu never overwrites a pack)")
-    graph = load_graph(graph_path)
-    pack_id = _slug(graph_path.stem).lower() or "imported"
-    try:
-        imported = convert(graph, pack_id)
-    except JdmError as exc:
-        raise JdmError(f"{graph_path}: {exc}") from None
-    parent = out.parent if out.parent.exists() else Path(".")
-    scratch = Path(tempfile.mkdtemp(prefix=".zhidu-import-", dir=parent))
-    try:
-        (scratch / "policy.yaml").write_text(
-            _HEADER.format(graph=graph_path.name) + dump_yaml(imported.pack), encoding="utf-8"
-        )
-        result = compile_pack(scratch)
-        if result.policy is None:
-            problems = "; ".join(f"{d.code}: {d.message} (at {d.location.path})" for d in result.errors[:5])
-            raise JdmError(f"{graph_path}: the converted graph does not validate: {problems}")
-        suite, covered, total = _suite(imported, result.policy, cases)
-        (scratch / "tests").mkdir()
-        (scratch / "tests" / "generated.yaml").write_text(_SUITE_HEADER + dump_yaml({"cases": suite}), encoding="utf-8")
-        (scratch / "README.md").write_text(_readme(graph_path.name, imported, covered, total), encoding="utf-8")
-        if out.exists():
-            out.rmdir()
-        shutil.move(str(scratch), str(out))
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch, ignore_errors=True)
-    return {
-        "pack": str(out),
-        "tables": len(imported.tables),
-        "cases": len(suite),
-        "rows_chosen": covered,
-        "rows": total,
-    }
-
-
-_HEADER = "# Imported from the GoRules JDM graph {graph} by `zhidu import jdm`; see README.md.\n"
-_SUITE_HEADER = (
-    "# Generated by `zhidu import jdm`: inputs that choose the graph's table rows and switch branches.\n"
-    "# The wanted findings are what the imported pack gave when it was imported (a regression baseline);\n"
-    "# agreement with zen-engine itself is checked by zhidu's tests/test_jdm_conformance.py.\n"
-)
-
-
-def row_ids(decision: dict[str, Any]) -> set[str]:
-    """The table rows a decision chose and the rules that fired (trace entries)."""
-    out = set()
-    for t in decision["trace"]:
-        if any(e.get("outcome") in ("applied", "collected") for e in t["effects"]) or not t["rule"].startswith(
-            "table:"
-        ):
-            out.add(t["rule"])
-    return out
-
-
-def _suite(imported: Imported, policy: Any, count: int) -> tuple[list[dict[str, Any]], int, int]:
-    from ..evaluate import evaluate_case
-
-    chosen: set[str] = set()
-    suite = []
-    total = sum(imported.tables.values())
-    for case in sample_cases(imported, count):
-        decision = evaluate_case(policy, {"case_id": "c", "facts": case}, NOW, engine="python").to_dict()
-        new = row_ids(decision) - chosen
-        if not new:
-            continue
-        chosen |= new
-        findings = {f["id"]: f["value"] for f in decision["findings"]}
-        suite.append(
-            {
-                "name": "chooses " + ", ".join(sorted(new))[:150],
-                "now": NOW,
-                "case": {"facts": case},
-                "want": {"findings": findings},
-            }
-        )
-    rows = sum(1 for c in chosen if c.startswith("table:"))
-    return suite, rows, total
-
-
-def _readme(graph: str, imported: Imported, covered: int, total: int) -> str:
-    lines = [
-        f"# {imported.pack['title']['en']}",
-        "",
-        f"Imported from the GoRules JDM graph `{graph}` by `zhidu import jdm`.",
-        "",
-        "- Each decision table is a table under `tables:` filling findings; each expression is a rule",
-        "  `set:`-ting a computed finding; switch branches are the conditions (`when:`, or an `active`",
-        "  table input) of the nodes behind them.",
-        "- Fact types are inferred from how the graph uses each field (the input node's JSON Schema wins);",
-        "  check them in `policy.yaml`.",
-        f"- `tests/generated.yaml` chooses {covered} of the {total} table rows.",
-        "",
-        "| JDM output field | zhidu finding(s) |",
-        "|---|---|",
-    ]
-    for path, fids in sorted(imported.outputs.items()):
-        lines.append(f"| `{path or '(the whole result)'}` | {', '.join(f'`{f}`' for f in fids)} |")
-    return "\n".join(lines) + "\n"
