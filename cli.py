@@ -441,7 +441,7 @@ def import_jdm(graph: str, out: str) -> None:
 
     summary = run_import(graph, out)
     click.echo(
-        f"wrote {summary['pack']}: {summary['tables']} tables, {summary['cases']} test cases "
+        f"wrote {summary['pack']}: {summary['tables']} table{'s' if summary['tables'] != 1 else ''}, {summary['cases']} test cases "
         f"choosing {summary['rows_chosen']} of {summary['rows']} table rows"
     )
 
