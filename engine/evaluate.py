@@ -116,9 +116,10 @@ def decide_with_findings(
         if new:
             env = Env(facts, values, moment, policy.timezone)
             for r in new:
-                if r.computes:
-                    computed[r.id] = tuple((fid, v(env) if isinstance(v, Computed) else v) for fid, v in r.sets)
+                if r.computes and r.row is None:  # a table row's cells are computed only if it is chosen
+                    computed[r.id] = _computed_sets(r, env)
             fired.extend(new)
+            resolution.env = env
             resolution.add(new)
     outcomes = resolution.outcomes
     # table rows that fill findings are traced as rules are; the other probes only feed calculators
@@ -131,6 +132,10 @@ def decide_with_findings(
         policy, case_id, moment, rules, values, outcomes, sla, approvals, penalties, facts, probes, computed
     )
     return decision, values
+
+
+def _computed_sets(r: CompiledRule, env: Env) -> tuple[tuple[str, Any], ...]:
+    return tuple((fid, v(env) if isinstance(v, Computed) else v) for fid, v in r.sets)
 
 
 def _sets(r: CompiledRule, computed: Mapping[str, tuple[tuple[str, Any], ...]]) -> tuple[tuple[str, Any], ...]:
@@ -150,9 +155,10 @@ class _Resolution:
     """The findings of the rules fired so far. Each finding's conflict policy (or its table's hit policy)
     is applied to all its setters, never last-writer-wins; a layer re-resolves only what its rules set."""
 
-    def __init__(self, policy: Policy, computed: Mapping[str, tuple[tuple[str, Any], ...]]):
+    def __init__(self, policy: Policy, computed: dict[str, tuple[tuple[str, Any], ...]]):
         self.policy = policy
         self.computed = computed
+        self.env: Env | None = None  # the layer's environment, for the cells of the table rows chosen
         self.values: dict[str, Any] = dict(policy.default_findings)
         self.outcomes: dict[tuple[str, str], str] = {}
         self.setters: dict[str, list[tuple[CompiledRule, Any]]] = {}
@@ -208,6 +214,9 @@ class _Resolution:
         table = self.policy.authority.tables[tid]
         matched = sorted(self.rows[tid], key=lambda r: r.row[1])  # type: ignore[index]
         chosen = {row.index for row in table.select([r.row[1] for r in matched])}  # type: ignore[index]
+        for r in matched:
+            if r.row[1] in chosen and r.computes and r.id not in self.computed and self.env is not None:  # type: ignore[index]
+                self.computed[r.id] = _computed_sets(r, self.env)
         for _, fid in table.findings:
             self._table_value(self.specs[fid], table, matched, chosen)
 
@@ -299,7 +308,7 @@ def _build(
         effects: list[dict[str, Any]] = []
         for fid, v in _sets(r, computed):
             effect = {"kind": "set", "finding": fid, "outcome": outcomes.get((r.id, fid), "applied")}
-            if v is not MISSING:
+            if v is not MISSING and not isinstance(v, Computed):  # a row passed over is not computed
                 effect["value"] = jsonable(v, tz)
             effects.append(effect)
         if r.actions or r.forms:
