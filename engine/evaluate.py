@@ -293,7 +293,7 @@ def _build(
                 "id": spec.id,
                 "label": spec.label.zh,
                 "label_en": spec.label.en,
-                "value": jsonable(value, tz),
+                "value": value if type(value) in _JSON_SCALARS else jsonable(value, tz),
                 "value_label": value_label,
                 "source": "rules" if setters else "default",
                 "rules": [r.id for r in setters],
@@ -308,7 +308,9 @@ def _build(
         effects: list[dict[str, Any]] = []
         for fid, v in _sets(r, computed):
             effect = {"kind": "set", "finding": fid, "outcome": outcomes.get((r.id, fid), "applied")}
-            if v is not MISSING and not isinstance(v, Computed):  # a row passed over is not computed
+            if type(v) in _JSON_SCALARS:
+                effect["value"] = v
+            elif v is not MISSING and not isinstance(v, Computed):  # a row passed over is not computed
                 effect["value"] = jsonable(v, tz)
             effects.append(effect)
         if r.actions or r.forms:
@@ -351,7 +353,7 @@ def _build(
         policy={"id": policy.id, "version": policy.version},
         case_id=case_id,
         evaluated_at=now.astimezone(tz).isoformat(),
-        findings=_nest(findings),
+        findings=_nest(findings) if policy.has_dotted_findings else findings,
         timers=sla.timers,
         approvals=approvals.approvals,
         penalties=penalties.penalties,
@@ -360,6 +362,9 @@ def _build(
         trace=trace,
         warnings=warnings,
     )
+
+
+_JSON_SCALARS = frozenset({str, int, bool})  # already JSON: no conversion needed
 
 
 def _nest(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:

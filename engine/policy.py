@@ -126,6 +126,12 @@ class Policy:
         return self._cache["finding_specs"]
 
     @property
+    def has_dotted_findings(self) -> bool:
+        if "dotted" not in self._cache:
+            self._cache["dotted"] = any("." in s.id for s in self.findings)
+        return self._cache["dotted"]
+
+    @property
     def default_findings(self) -> Mapping[str, Any]:
         """The findings a case has before any rule fires (their defaults)."""
         if "default_findings" not in self._cache:
