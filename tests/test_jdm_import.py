@@ -105,3 +105,54 @@ def test_not_a_graph(tmp_path):
     bad.write_text('{"nodes": 1', encoding="utf-8")
     result = CliRunner().invoke(main, ["import", "jdm", str(bad), "-o", str(tmp_path / "o")])
     assert result.exit_code == 1 and "g.json:1:" in result.output and "not JSON" in result.output
+
+
+MALFORMED = [
+    ("node-without-id", {"nodes": [{"type": "inputNode"}], "edges": []}, "nodes[0]: a node needs a string id"),
+    (
+        "dangling-edge",
+        {"nodes": [{"id": "a", "type": "inputNode"}], "edges": [{"sourceId": "a", "targetId": "b"}]},
+        "edges[0]",
+    ),
+    (
+        "rules-not-objects",
+        {
+            "nodes": [
+                {"id": "i", "type": "inputNode"},
+                {
+                    "id": "t",
+                    "type": "decisionTableNode",
+                    "name": "T",
+                    "content": {
+                        "hitPolicy": "first",
+                        "inputs": [],
+                        "outputs": [{"id": "o", "field": "x"}],
+                        "rules": [5],
+                    },
+                },
+            ],
+            "edges": [{"sourceId": "i", "targetId": "t"}],
+        },
+        "decisionTableNode 'T': malformed node content",
+    ),
+    (
+        "function-node",
+        {
+            "nodes": [{"id": "i", "type": "inputNode"}, {"id": "f", "type": "functionNode", "name": "js"}],
+            "edges": [{"sourceId": "i", "targetId": "f"}],
+        },
+        "functionNode 'js': functionNode nodes cannot be converted",
+    ),
+]
+
+
+@pytest.mark.parametrize(("graph", "message"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
+def test_malformed_graphs_are_refused_not_crashed(tmp_path, graph, message):
+    import json
+
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(graph), encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", "jdm", str(path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    assert not (tmp_path / "out").exists()

@@ -156,3 +156,23 @@ def test_cli_round_trip(tmp_path):
     assert out.exit_code == 0 and "id: late" in out.output and "priority: 2" in out.output
     out = runner.invoke(main, ["table", "export", str(PACKS / "refund"), "-o", str(book), "--table", "nope"])
     assert out.exit_code == 1 and "no table nope" in out.output
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("broken.xlsx", b"PK\x03\x04 not really a zip", "not a readable .xlsx file"),
+        ("tables.ods", b"", "read .xlsx or .csv"),
+        ("latin1.csv", "id,t\u00e9".encode("latin-1"), "cannot read"),
+    ],
+    ids=["damaged-xlsx", "other-format", "not-utf8-csv"],
+)
+def test_unreadable_files_are_one_clear_error(tmp_path, name, data, message):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    result = CliRunner().invoke(main, ["table", "import", str(path)])
+    assert result.exit_code == 1 and message in result.output, result.output

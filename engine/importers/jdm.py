@@ -69,6 +69,20 @@ def load_graph(path: str | Path) -> dict[str, Any]:
     return graph
 
 
+def _check_shape(graph: dict[str, Any]) -> None:
+    """Nodes with a string id and type, edges between them: what the conversion relies on."""
+    ids = set()
+    for i, node in enumerate(graph["nodes"]):
+        if not isinstance(node, dict) or not isinstance(node.get("id"), str) or not isinstance(node.get("type"), str):
+            raise JdmError(f"nodes[{i}]: a node needs a string id and type")
+        if node.get("content") is not None and not isinstance(node["content"], dict):
+            raise JdmError(f"{_label(node)}: content must be an object")
+        ids.add(node["id"])
+    for i, edge in enumerate(graph["edges"]):
+        if not isinstance(edge, dict) or edge.get("sourceId") not in ids or edge.get("targetId") not in ids:
+            raise JdmError(f"edges[{i}]: an edge needs the sourceId and targetId of two nodes")
+
+
 def _order(graph: dict[str, Any]) -> list[dict[str, Any]]:
     nodes = {n.get("id"): n for n in graph["nodes"] if isinstance(n, dict)}
     incoming: dict[str, int] = {nid: 0 for nid in nodes}
@@ -287,6 +301,7 @@ class _Converter:
 
     # -- converting ------------------------------------------------------------------------------
     def run(self) -> Imported:
+        _check_shape(self.graph)
         order = _order(self.graph)
         for node in order:
             if node.get("type") not in SUPPORTED:
@@ -357,6 +372,9 @@ class _Converter:
                 out = self._node(node, ctx, act, branch)
             except (ZenError, ExprError) as exc:
                 raise JdmError(f"{_label(node)}: {getattr(exc, 'message', exc)}") from None
+            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+                # content of the wrong shape (a rule that is not an object, an input without an id, …)
+                raise JdmError(f"{_label(node)}: malformed node content ({type(exc).__name__}: {exc})") from None
             contexts[nid] = out
             activation[nid] = act
             if not any(e.get("sourceId") == nid for e in self.graph["edges"]):
