@@ -557,7 +557,7 @@ class _Converter:
             subject = write(subject_tree, resolve) if subject_tree is not None else None
             native = subject is not None and all(t is None or _native(t) is not None for t in trees)
             if native:
-                columns.append({"name": f"in{k + 1}", "expr": subject})
+                columns.append({"name": _column_name(subject_path, f"in{k + 1}", columns), "expr": subject})
                 for row, t in zip(cells, trees, strict=True):
                     row.append("-" if t is None else _native(t) or "-")
                 continue
@@ -592,7 +592,7 @@ class _Converter:
             if not isinstance(path, str) or not path:
                 raise ZenError("an output without a field")
             fid = self.finding_id(self.out(path))
-            name = f"out{j + 1}"
+            name = _column_name(path, f"out{j + 1}", [{"name": n} for n in out_names])
             out_names.append(name)
             finding_map[name] = fid
             produced[self.out(path)] = fid
@@ -751,6 +751,13 @@ def _native(t: Z) -> str | None:
                 if low and high and _is_number(lo.args[1]) and _is_number(hi.args[1]):
                     return f"{'[' if lo.value == '>=' else '('}{low}..{high}{']' if hi.value == '<=' else ')'}"
     return None
+
+
+def _column_name(path: str | None, fallback: str, taken: list[dict[str, Any]]) -> str:
+    """A table column named after its field (`sellerPolicy.returnsAllowed` → returnsAllowed) when it can be."""
+    name = (path or "").rsplit(".", 1)[-1]
+    used = {c["name"] for c in taken}
+    return name if _IDENT.match(name) and name not in used and name not in _RESERVED else fallback
 
 
 def _is_number(n: Z) -> bool:

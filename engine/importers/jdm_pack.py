@@ -7,7 +7,7 @@ from typing import Any
 
 from .jdm import Imported, JdmError, convert, load_graph, slug
 from .jdm_samples import row_ids, sample_cases
-from .yamlout import dump_yaml
+from .yamlout import Inline, dump_yaml
 
 NOW = "2024-01-01T00:00:00+00:00"  # JDM graphs do not read the clock (date('now') is refused)
 
@@ -34,7 +34,7 @@ def import_jdm(graph_path: str | Path, out_dir: str | Path, *, cases: int = 200)
     scratch = Path(tempfile.mkdtemp(prefix=".zhidu-import-", dir=parent))
     try:
         (scratch / "policy.yaml").write_text(
-            _HEADER.format(graph=graph_path.name) + dump_yaml(imported.pack), encoding="utf-8"
+            _HEADER.format(graph=graph_path.name) + dump_yaml(readable(imported.pack), width=10_000), encoding="utf-8"
         )
         result = compile_pack(scratch)
         if result.policy is None:
@@ -111,3 +111,19 @@ def _readme(graph: str, imported: Imported, covered: int, total: int) -> str:
     for path, fids in sorted(imported.outputs.items()):
         lines.append(f"| `{path or '(the whole result)'}` | {', '.join(f'`{f}`' for f in fids)} |")
     return "\n".join(lines) + "\n"
+
+
+def readable(pack: dict[str, Any]) -> dict[str, Any]:
+    """The pack as it is written: table inputs, outputs and rows one per line, as in a spreadsheet."""
+    out = dict(pack)
+    tables = []
+    for t in pack.get("tables") or []:
+        t = dict(t)
+        t["inputs"] = [Inline(i) for i in t["inputs"]]
+        t["outputs"] = Inline(t["outputs"])
+        t["findings"] = Inline(t["findings"])
+        t["rows"] = [Inline(r) for r in t["rows"]]
+        tables.append(t)
+    if tables:
+        out["tables"] = tables
+    return out

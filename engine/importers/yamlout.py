@@ -34,5 +34,5 @@ _Dumper.add_representer(Decimal, _decimal)
 _Dumper.add_representer(Inline, _inline)
 
 
-def dump_yaml(data: Any) -> str:
-    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=120)
+def dump_yaml(data: Any, width: int = 120) -> str:
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=width)
