@@ -185,8 +185,14 @@ class _Resolution:
             self._table(tid)
 
     def _rule_value(self, spec: Any) -> None:
-        setters = sorted(self.setters[spec.id], key=lambda rv: (-rv[0].priority, rv[0].layer, rv[0].order))
         values, outcomes = self.values, self.outcomes
+        setters = self.setters[spec.id]
+        if len(setters) == 1:  # the common case: one rule sets the finding
+            r, v = setters[0]
+            values[spec.id] = (v,) if spec.conflict == "collect" else v
+            outcomes[(r.id, spec.id)] = "collected" if spec.conflict == "collect" else "applied"
+            return
+        setters = sorted(setters, key=lambda rv: (-rv[0].priority, rv[0].layer, rv[0].order))
         distinct = list({_key(v): v for _, v in reversed(setters)}.values())[::-1]
         if spec.conflict == "collect":
             values[spec.id] = tuple(distinct)
