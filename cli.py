@@ -710,6 +710,57 @@ def init(new_dir: str, base: str, pack_id: str | None) -> None:
     click.echo(f"created {created} (extends {base}); next: zhidu validate {new_dir} && zhidu test {new_dir}")
 
 
+@main.group("table", epilog=EXIT_CODES)
+def table_() -> None:
+    """Decision tables as spreadsheets (.xlsx, .csv): the layout is in docs/importing.md."""
+
+
+@table_.command("export", cls=ZhiduCommand, epilog=EXIT_CODES)
+@click.argument("pack")
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="FILE.xlsx or FILE.csv")
+@click.option("--table", "ids", multiple=True, help="only this table (repeat for several); CSV takes one")
+def table_export(pack: str, out: str, ids: tuple[str, ...]) -> None:
+    """Write a pack's decision tables to a spreadsheet, one sheet per table."""
+    export_pack_tables = _engine("importers.spreadsheet").export_pack_tables
+
+    count = export_pack_tables(pack, out, ids)
+    click.echo(f"wrote {out}: {count} table{'s' if count != 1 else ''}")
+
+
+@table_.command("import", cls=ZhiduCommand, epilog=EXIT_CODES)
+@click.argument("sheet", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="YAML file to write (default stdout)")
+def table_import(sheet: str, out: str | None) -> None:
+    """Read decision tables from FILE.xlsx or FILE.csv as YAML (`tables:`, a file a pack can include)."""
+    spreadsheet = _engine("importers.spreadsheet")
+    import_tables, tables_yaml, write_text = spreadsheet.import_tables, spreadsheet.tables_yaml, spreadsheet.write_text
+
+    text = tables_yaml(import_tables(sheet))
+    if out:
+        write_text(out, text)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.group("import", epilog=EXIT_CODES)
+def import_() -> None:
+    """Import rules written for other engines into a zhidu pack."""
+
+
+@import_.command("jdm", cls=ZhiduCommand, epilog=EXIT_CODES)
+@click.argument("graph", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False), help="new pack folder")
+def import_jdm(graph: str, out: str) -> None:
+    """Convert a GoRules JDM graph (GRAPH.json) into a pack with generated tests."""
+    run_import = _engine("importers.jdm_pack").import_jdm
+
+    summary = run_import(graph, out)
+    click.echo(
+        f"wrote {summary['pack']}: {summary['tables']} table{'s' if summary['tables'] != 1 else ''}, {summary['cases']} test cases "
+        f"choosing {summary['rows_chosen']} of {summary['rows']} table rows"
+    )
+
+
 def run() -> None:
     """Console-script entry point: any unexpected exception becomes exit 5 with one line, not a traceback."""
     try:

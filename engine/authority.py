@@ -44,6 +44,8 @@ class AuthoritySpec:
     # per table: (row index, probe id), built once at compile time
     # table id → probe id → row index: the rows a case matched come from its (few) probes, not a row scan
     row_probes: dict[str, dict[str, int]] = field(default_factory=dict)
+    # finding → (table id, output) for the findings tables fill
+    finding_sources: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.entries or self.tables)
@@ -66,11 +68,46 @@ def compile_authority(c: _Compiler) -> AuthoritySpec:
     raw_roles = c.data.get("roles") if isinstance(c.data.get("roles"), dict) else {}
     ranks = {k: v["rank"] for k, v in raw_roles.items() if isinstance(v, dict) and isinstance(v.get("rank"), int)}
     row_probes = {tid: {row_probe(tid, r.index): r.index for r in t.rows} for tid, t in tables.items()}
-    return AuthoritySpec(tables, tuple(entries), ranks, row_probes)
+    sources = {fid: (tid, output) for tid, t in tables.items() for output, fid in t.findings}
+    return AuthoritySpec(tables, tuple(entries), ranks, row_probes, sources)
+
+
+def _targets(c: _Compiler, path: tuple[object, ...], table: Table, filled: dict[str, str]) -> list[tuple[str, Any]]:
+    """(output, finding spec) for each finding the table fills, checked against its hit policy."""
+    by_id = {f.id: f for f in c.findings}
+    out = []
+    for output, fid in table.findings:
+        where = path + ("findings", output)
+        spec = by_id.get(fid)
+        if spec is None:
+            c.error(where, "dangling-ref", f"unknown finding '{fid}'{did_you_mean(fid, by_id)}")
+            continue
+        if fid in filled:
+            c.error(where, "finding-source", f"finding '{fid}' is already filled by table '{filled[fid]}'")
+            continue
+        filled[fid] = table.id
+        collects = table.hit == "collect" and table.aggregate is None
+        if collects != (spec.conflict == "collect"):
+            want = (
+                "hit: collect without aggregate gives a list: declare the finding with conflict: collect"
+                if collects
+                else "a finding with conflict: collect takes the values of hit: collect (without aggregate)"
+            )
+            c.error(where, "type-error", f"finding '{fid}': {want}")
+            continue
+        if table.aggregate == "count" and spec.type.kind != "integer":
+            c.error(where, "type-error", f"finding '{fid}' counts rows: declare it integer, not {spec.type}")
+            continue
+        if table.aggregate == "sum" and not spec.type.numeric:
+            c.error(where, "type-error", f"finding '{fid}' is a sum: declare it number, integer or money")
+            continue
+        out.append((output, spec))
+    return out
 
 
 def _tables(c: _Compiler) -> dict[str, Table]:
     out: dict[str, Table] = {}
+    filled: dict[str, str] = {}
     for path, spec in c.entries("tables"):
         i = int(path[1])  # type: ignore[call-overload]
         if spec["id"] in out or spec["id"] in c.table_index:
@@ -86,13 +123,24 @@ def _tables(c: _Compiler) -> dict[str, Table]:
             _report(c, path, spec, err)
         if table is None:
             continue
+        targets = _targets(c, path, table, filled)
         for row in table.rows:
+            sets: list[tuple[str, Any]] = []
+            for output, spec_f in targets:
+                where = path + ("rows", row.index, "then", output)
+                if row.outputs[output] is None:
+                    continue  # an empty cell (YAML null): the row gives this finding no value
+                value = 1 if table.aggregate == "count" else c.set_value(where, spec_f, row.outputs[output])
+                if value is not MISSING:
+                    sets.append((spec_f.id, value))
             c.probe(
                 row_probe(table.id, row.index),
                 row.condition,
                 path + ("rows", row.index),
                 row.ref or table.ref or "",
                 typed=row.node,
+                sets=tuple(sets),
+                row=(table.id, row.index) if targets else None,
             )
         out[table.id] = table
         c.table_index[table.id] = i

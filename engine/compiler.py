@@ -17,6 +17,7 @@ import jsonschema
 
 from .authority import compile_authority
 from .bundled import load_schema
+from .computed import Computed, assignable, expression_offset, expression_text
 from .errors import Diagnostic, Location, PolicyError, did_you_mean, sort_diagnostics
 from .expr import ExprError, Scope, check, ir, parse
 from .expr.pyeval import MISSING, Compiled, compile_expr
@@ -28,7 +29,7 @@ from .policy import Action, CompiledRule, FindingSpec, Policy
 from .schema_check import schema_diagnostics
 from .sla import compile_sla
 from .source import SourceMap
-from .types import BOOLEAN, Type
+from .types import BOOLEAN, DURATION, Type
 
 DEFAULT_TZ = "Asia/Shanghai"
 
@@ -69,6 +70,28 @@ def compile_pack(ref: str | Path) -> Compilation:
 
 def _is_map(value: Any) -> bool:
     return isinstance(value, dict)
+
+
+FINDING_KINDS = (
+    "string",
+    "number",
+    "integer",
+    "boolean",
+    "date",
+    "datetime",
+    "enum",
+    "money",
+    "duration",
+    "list",
+    "object",
+)
+
+
+def _finding_reads(value: Any) -> tuple[str, ...]:
+    """Findings a computed value reads: its rule runs after the rules setting them."""
+    if not isinstance(value, Computed):
+        return ()
+    return tuple(sorted({p.names[1] for p in ir.paths(value.node) if p.names[0] == "findings"}))
 
 
 class _Compiler:
@@ -152,8 +175,10 @@ class _Compiler:
         findings = self.findings = self._findings()
         roles = self.roles = self._declared("roles")
         forms = self.forms = self._declared("forms")
-        self.scope = Scope({f.name: f.type for f in facts}, {f.id: f.value_type for f in findings}, tz)
-        rules = self._rules(findings)
+        self.scope = Scope(
+            {f.name: f.type for f in facts}, {f.id: f.value_type for f in findings}, tz, self._first_calendar()
+        )
+        rules = self._rules(findings) + self._derived(findings)
         for section in ("timers", "routes", "duties", "tables", "authority"):
             self.unique_ids((section,), self.data.get(section))
         for i, route in enumerate(self.data.get("routes") or []):
@@ -161,6 +186,17 @@ class _Compiler:
                 self.unique_ids(("routes", i, "steps"), route.get("steps"))
         sla = compile_sla(self)
         authority = compile_authority(self)
+        for r in rules:
+            for fid, _ in r.sets:
+                if fid in authority.finding_sources:
+                    table = authority.finding_sources[fid][0]
+                    self.diags.append(
+                        Diagnostic(
+                            r.location,
+                            "finding-source",
+                            f"finding '{fid}' is filled by table '{table}': a rule may not set it too",
+                        )
+                    )
         penalties = compile_penalties(self)
         forms_spec = compile_forms(self)
         rules = self._layer(rules + self.probes, findings)
@@ -187,6 +223,82 @@ class _Compiler:
             files=tuple(self.raw.files),
         )
         return Compilation(policy, diags)
+
+    def _first_calendar(self) -> Any:
+        """The pack's first calendar, for working_days_between (its problems are reported by the SLA stage)."""
+        from .calendar import BusinessCalendar, CalendarError
+
+        raw = self.data.get("calendars")
+        if not isinstance(raw, dict) or not raw:
+            return None
+        spec = next(iter(raw.values()))
+        try:
+            return BusinessCalendar.from_spec({"timezone": str(self.tz), **spec}) if isinstance(spec, dict) else None
+        except CalendarError:
+            return None
+
+    def computed(self, path: tuple[object, ...], raw: str, target: Type, finding: str) -> Computed | None:
+        """A `= expression` value for a finding of type `target`; type errors located in the expression."""
+        text = expression_text(raw) or ""
+        start = expression_offset(raw)
+        try:
+            typed = check(parse(text), self.scope, want_boolean=False)
+        except ExprError as exc:
+            self.diags.append(Diagnostic(self.expr_location(path, raw, start + exc.offset), exc.code, exc.message))
+            return None
+        if not assignable(typed.type, target):
+            where = self.expr_location(path, raw, start + typed.pos)
+            self.diags.append(Diagnostic(where, "type-error", f"finding '{finding}' is {target}, this is {typed.type}"))
+            return None
+        return Computed(text.strip(), compile_expr(typed), target, finding, typed)
+
+    def set_value(self, path: tuple[object, ...], spec: FindingSpec, value: Any) -> Any:
+        """A literal or computed value for a finding; MISSING after reporting why it cannot be."""
+        if expression_text(value) is not None:
+            computed = self.computed(path, value, spec.type, spec.id)
+            return MISSING if computed is None else computed
+        if spec.type.kind in ("list", "object", "duration"):
+            self.error(path, "type-error", f"finding '{spec.id}' is {spec.type}: set it with an expression (= …)")
+            return MISSING
+        return self._literal_value(path, spec.type, value, spec.id)
+
+    def _derived(self, findings: list[FindingSpec]) -> list[CompiledRule]:
+        """Findings with `value: = …` are computed on every case: one rule each, `finding:<id>`."""
+        out: list[CompiledRule] = []
+        raw = self.data.get("findings")
+        for index, spec in enumerate(findings):
+            entry = raw.get(spec.id) if _is_map(raw) else None
+            if not _is_map(entry) or "value" not in entry:
+                continue
+            path: tuple[object, ...] = ("findings", spec.id, "value")
+            if expression_text(entry["value"]) is None:
+                self.error(path, "type-error", f"finding '{spec.id}': value is an expression, written = …")
+                continue
+            computed = self.computed(path, entry["value"], spec.type, spec.id)
+            if computed is None:
+                continue
+            typed = check(parse("true"), self.scope)
+            rid = f"finding:{spec.id}"
+            out.append(
+                CompiledRule(
+                    id=rid,
+                    label=spec.label,
+                    ref=str(entry.get("ref", "")),
+                    priority=0,
+                    when_text="true",
+                    when=typed,
+                    test=compile_expr(typed),
+                    sets=((spec.id, computed),),
+                    actions=(),
+                    forms=(),
+                    warnings=(),
+                    order=500_000 + index,
+                    layer=0,
+                    location=self.loc(path),
+                    reads=_finding_reads(computed),
+                )
+            )
+        return out
 
     def _effective_from(self) -> date | None:
         raw = self.data.get("effective_from")
@@ -228,19 +340,27 @@ class _Compiler:
         if not _is_map(raw):
             return out
         for name, spec in raw.items():
-            if not _is_map(spec) or spec.get("type") not in (
-                "string",
-                "number",
-                "integer",
-                "boolean",
-                "date",
-                "datetime",
-                "enum",
-                "money",
-            ):
+            if not _is_map(spec) or spec.get("type") not in FINDING_KINDS:
                 continue
+            root = name.rsplit(".", 1)[0] if "." in name else None
+            while root is not None:
+                if root in raw:
+                    self.error(
+                        ("findings", name),
+                        "duplicate-id",
+                        f"finding '{name}' is a field of '{root}', which is itself a finding",
+                        key=True,
+                    )
+                    break
+                root = root.rsplit(".", 1)[0] if "." in root else None
             try:
-                fact = build_spec(name, {k: v for k, v in spec.items() if k in ("type", "label", "values")})
+                fact = (
+                    FactSpec(name, DURATION, Label.of(spec.get("label"), name), False)
+                    if spec.get("type") == "duration"
+                    else build_spec(
+                        name, {k: v for k, v in spec.items() if k in ("type", "label", "values", "items", "properties")}
+                    )
+                )
             except (KeyError, TypeError, AttributeError, ValueError):
                 continue
             conflict = spec.get("conflict") if spec.get("conflict") in ("error", "priority", "collect") else "error"
@@ -351,7 +471,7 @@ class _Compiler:
                             key=True,
                         )
                         continue
-                    literal = self._literal_value(path + ("then", "set", fid), spec.type, value, fid)
+                    literal = self.set_value(path + ("then", "set", fid), spec, value)
                     if literal is not MISSING:
                         sets.append((fid, literal))
             actions = self.actions_of(then, path + ("then",))
@@ -380,7 +500,13 @@ class _Compiler:
                     order=index,
                     layer=0,
                     location=self.loc(path),
-                    reads=tuple(sorted({p.names[1] for p in ir.paths(typed) if p.names[0] == "findings"})),
+                    reads=tuple(
+                        sorted(
+                            {p.names[1] for p in ir.paths(typed) if p.names[0] == "findings"}.union(
+                                *(_finding_reads(v) for _, v in sets)
+                            )
+                        )
+                    ),
                 )
             )
         return out
@@ -451,13 +577,25 @@ class _Compiler:
             return None
 
     def probe(
-        self, pid: str, text: str, path: tuple[object, ...], ref: str, typed: ir.Node | None = None
+        self,
+        pid: str,
+        text: str,
+        path: tuple[object, ...],
+        ref: str,
+        typed: ir.Node | None = None,
+        *,
+        sets: tuple[tuple[str, Any], ...] = (),
+        row: tuple[str, int] | None = None,
     ) -> str | None:
-        """A condition a calculator needs, compiled as a probe rule so both engines evaluate it
-        (`typed`: the condition already checked against this scope, e.g. a table row's)."""
+        """A condition a calculator needs, compiled as a probe rule so both engines evaluate it (`typed`: the
+        condition already checked against this scope, e.g. a table row's); a table row that fills findings
+        carries them in `sets` (the hit policy chooses among the rows)."""
         typed = typed if typed is not None and typed.type == BOOLEAN else self._typed(path, text, boolean=True)
         if typed is None:
             return None
+        reads = {p.names[1] for p in ir.paths(typed) if p.names[0] == "findings"}.union(
+            *(_finding_reads(v) for _, v in sets)
+        )
         self.probes.append(
             CompiledRule(
                 id=pid,
@@ -467,15 +605,16 @@ class _Compiler:
                 when_text=text,
                 when=typed,
                 test=compile_expr(typed),
-                sets=(),
+                sets=sets,
                 actions=(),
                 forms=(),
                 warnings=(),
                 order=1_000_000 + len(self.probes),
                 layer=0,
                 location=self.loc(path),
-                reads=tuple(sorted({p.names[1] for p in ir.paths(typed) if p.names[0] == "findings"})),
+                reads=tuple(sorted(reads)),
                 kind="probe",
+                row=row,
             )
         )
         return pid

@@ -73,10 +73,16 @@ class Decision:
         )
 
     def finding(self, fid: str) -> Any:
-        """The value of a finding, or None when it was not set."""
+        """The value of a finding, or None when it was not set; `refund.amount` reads a dotted finding."""
+        root, *rest = fid.split(".")
         for f in self.findings:
             if f["id"] == fid:
                 return f["value"]
+            if f["id"] == root:
+                value = f["value"]
+                for name in rest:
+                    value = value.get(name) if isinstance(value, dict) else None
+                return value
         return None
 
     def to_text(self) -> str:

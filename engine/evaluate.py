@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from .authority import AuthorityResult
 from .authority import compute as compute_authority
+from .computed import Computed, finish
 from .decision import Decision, jsonable
 from .errors import CaseError, Diagnostic, EvaluationError, Location
-from .expr.pyeval import MISSING
+from .expr.pyeval import MISSING, Env
 from .facts import DATETIME_PATTERN, MAX_YEAR, MIN_YEAR, parse_datetime
 from .forms import enrich as enrich_forms
 from .penalty_section import PenaltyResult
@@ -24,15 +26,23 @@ if TYPE_CHECKING:
     from .policy import Action, CompiledRule, Policy
 
 
+@lru_cache(maxsize=256)
+def _parse_now(text: str, tz: Any) -> datetime:
+    """A batch usually gives every case the same `now`: parse each text once."""
+    return parse_datetime(text, tz)
+
+
 def resolve_now(
     policy: Policy, now: datetime | str | None, case: Mapping[str, Any], filename: str, smap: SourceMap | None = None
 ) -> datetime:
     """`now` from the argument, else from the case document; never from a clock."""
     value: Any = now if now is not None else case.get("now")
-    # A bad `now` written in the case is located there; a bad argument is the caller's.
-    where = (smap or SourceMap()).location(("now",), default_file=filename) if now is None else Location("now", 0, 0)
 
     def bad(message: str) -> CaseError:
+        # A bad `now` written in the case is located there; a bad argument is the caller's.
+        where = (
+            (smap or SourceMap()).location(("now",), default_file=filename) if now is None else Location("now", 0, 0)
+        )
         return CaseError([Diagnostic(where, "bad-now", message)])
 
     if value is None:
@@ -41,7 +51,7 @@ def resolve_now(
         if not re.match(DATETIME_PATTERN, value):
             raise bad(f"now must be an ISO 8601 datetime, not {value!r}")
         try:
-            value = parse_datetime(value, policy.timezone)
+            value = _parse_now(value, policy.timezone)
         except ValueError as exc:
             raise bad(f"invalid now {value!r}: {exc}") from None
     if not isinstance(value, datetime):
@@ -105,48 +115,106 @@ def decide_with_findings(
     check_engine(engine)
     backend = policy.backend(engine)
     fired: list[CompiledRule] = []
-    values, outcomes = _resolve(policy, fired)  # defaults, readable from the first layer on
+    # Computed `set:` values of the rules that fired, worked out by the shared Python evaluator when
+    # the rule fires (on either engine), from the findings of the layers before.
+    computed: dict[str, tuple[tuple[str, Any], ...]] = {}
+    resolution = _Resolution(policy, computed)  # defaults, readable from the first layer on
+    values = resolution.values
     for index, lookup in enumerate(policy.layer_lookup):
         ids = backend.fire(index, facts, values, moment)
         new = [rule for _place, rule in sorted(lookup[i] for i in ids if i in lookup)]
         if new:
+            env = Env(facts, values, moment, policy.timezone)
+            for r in new:
+                if r.computes and r.row is None:  # a table row's cells are computed only if it is chosen
+                    computed[r.id] = _computed_sets(r, env)
             fired.extend(new)
-            values, outcomes = _resolve(policy, fired)
-    rules = [r for r in fired if r.kind == "rule"]
+            resolution.env = env
+            resolution.add(new)
+    outcomes = resolution.outcomes
+    # table rows that fill findings are traced as rules are; the other probes only feed calculators
+    rules = [r for r in fired if r.kind == "rule" or r.row is not None]
     probes = frozenset(r.id for r in fired if r.kind == "probe")
     sla = compute_sla(policy, facts, values, probes, moment)
     approvals = compute_authority(policy, facts, values, probes, moment)
     penalties = compute_penalties(policy, facts, values, probes, moment, case_id)
-    decision = _build(policy, case_id, moment, rules, values, outcomes, sla, approvals, penalties, facts, probes)
+    decision = _build(
+        policy, case_id, moment, rules, values, outcomes, sla, approvals, penalties, facts, probes, computed
+    )
     return decision, values
 
 
-def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
-    """Apply each finding's conflict policy to the rules that fired; never last-writer-wins."""
-    values: dict[str, Any] = {}
-    outcomes: dict[tuple[str, str], str] = {}
-    by_finding: dict[str, list[tuple[CompiledRule, Any]]] = {}
-    for r in fired:
-        for fid, v in r.sets:
-            by_finding.setdefault(fid, []).append((r, v))
-    for spec in policy.findings:
-        setters = sorted(by_finding.get(spec.id, ()), key=lambda rv: (-rv[0].priority, rv[0].layer, rv[0].order))
-        if not setters:
-            if spec.default is not MISSING:
-                values[spec.id] = spec.default
-            continue
-        distinct = list(dict.fromkeys(v for _, v in setters))
+def _computed_sets(r: CompiledRule, env: Env) -> tuple[tuple[str, Any], ...]:
+    return tuple((fid, v(env) if isinstance(v, Computed) else v) for fid, v in r.sets)
+
+
+def _sets(r: CompiledRule, computed: Mapping[str, tuple[tuple[str, Any], ...]]) -> tuple[tuple[str, Any], ...]:
+    return computed.get(r.id, r.sets)
+
+
+def _key(value: Any) -> Any:
+    """A hashable stand-in for a finding value (objects and lists of objects are dicts)."""
+    if isinstance(value, dict):
+        return ("{}", tuple(sorted((k, _key(v)) for k, v in value.items())))
+    if isinstance(value, tuple | list):
+        return ("[]", tuple(_key(v) for v in value))
+    return value
+
+
+class _Resolution:
+    """The findings of the rules fired so far. Each finding's conflict policy (or its table's hit policy)
+    is applied to all its setters, never last-writer-wins; a layer re-resolves only what its rules set."""
+
+    def __init__(self, policy: Policy, computed: dict[str, tuple[tuple[str, Any], ...]]):
+        self.policy = policy
+        self.computed = computed
+        self.env: Env | None = None  # the layer's environment, for the cells of the table rows chosen
+        self.values: dict[str, Any] = dict(policy.default_findings)
+        self.outcomes: dict[tuple[str, str], str] = {}
+        self.setters: dict[str, list[tuple[CompiledRule, Any]]] = {}
+        self.rows: dict[str, list[CompiledRule]] = {}
+        self.specs = policy.finding_specs
+
+    def add(self, rules: list[CompiledRule]) -> None:
+        touched: dict[str, None] = {}
+        tables: dict[str, None] = {}
+        for r in rules:
+            if r.row is not None:  # a table row: its table's hit policy decides
+                self.rows.setdefault(r.row[0], []).append(r)
+                tables[r.row[0]] = None
+                continue
+            for fid, v in _sets(r, self.computed):
+                if v is MISSING:
+                    self.outcomes[(r.id, fid)] = "no-value"  # a computed value without a value sets nothing
+                    continue
+                self.setters.setdefault(fid, []).append((r, v))
+                touched[fid] = None
+        for fid in touched:
+            self._rule_value(self.specs[fid])
+        for tid in tables:
+            self._table(tid)
+
+    def _rule_value(self, spec: Any) -> None:
+        values, outcomes = self.values, self.outcomes
+        setters = self.setters[spec.id]
+        if len(setters) == 1:  # the common case: one rule sets the finding
+            r, v = setters[0]
+            values[spec.id] = (v,) if spec.conflict == "collect" else v
+            outcomes[(r.id, spec.id)] = "collected" if spec.conflict == "collect" else "applied"
+            return
+        setters = sorted(setters, key=lambda rv: (-rv[0].priority, rv[0].layer, rv[0].order))
+        distinct = list({_key(v): v for _, v in reversed(setters)}.values())[::-1]
         if spec.conflict == "collect":
             values[spec.id] = tuple(distinct)
             for r, _ in setters:
                 outcomes[(r.id, spec.id)] = "collected"
-            continue
+            return
         if spec.conflict == "priority":
             top = setters[0][0].priority
             contenders = [(r, v) for r, v in setters if r.priority == top]
         else:
             contenders = setters
-        if len({v for _, v in contenders}) > 1:
+        if len(contenders) > 1 and len({_key(v) for _, v in contenders}) > 1:
             detail = ", ".join(f"{r.id} → {v}" for r, v in contenders)
             why = "at the same priority " if spec.conflict == "priority" else ""
             raise EvaluationError(
@@ -157,7 +225,48 @@ def _resolve(policy: Policy, fired: list[CompiledRule]) -> tuple[dict[str, Any],
         winners = {r.id for r, _ in contenders}
         for r, _ in setters:
             outcomes[(r.id, spec.id)] = "applied" if r.id in winners else "overridden"
-    return values, outcomes
+
+    def _table(self, tid: str) -> None:
+        table = self.policy.authority.tables[tid]
+        matched = sorted(self.rows[tid], key=lambda r: r.row[1])  # type: ignore[index]
+        chosen = {row.index for row in table.select([r.row[1] for r in matched])}  # type: ignore[index]
+        for r in matched:
+            if r.row[1] in chosen and r.computes and r.id not in self.computed and self.env is not None:  # type: ignore[index]
+                self.computed[r.id] = _computed_sets(r, self.env)
+        for _, fid in table.findings:
+            self._table_value(self.specs[fid], table, matched, chosen)
+
+    def _table_value(self, spec: Any, table: Any, matched: list[CompiledRule], chosen: set[int]) -> None:
+        """The chosen row's value, every matching row's (collect), or their aggregate."""
+        picked: list[Any] = []
+        for r in matched:
+            for fid, v in _sets(r, self.computed):
+                if fid != spec.id:
+                    continue
+                if r.row[1] not in chosen:  # type: ignore[index]
+                    self.outcomes[(r.id, fid)] = "overridden"
+                elif v is MISSING:
+                    self.outcomes[(r.id, fid)] = "no-value"
+                else:
+                    self.outcomes[(r.id, fid)] = "applied"
+                    picked.append(v)
+        values = self.values
+        if not picked:  # no row applies: as for a finding no rule sets
+            values.pop(spec.id, None)
+            if spec.default is not MISSING:
+                values[spec.id] = spec.default
+        elif table.aggregate == "count":
+            values[spec.id] = len(picked)
+        elif table.aggregate == "sum":
+            values[spec.id] = finish(sum(picked), spec.type, spec.id)
+        elif table.aggregate == "min":
+            values[spec.id] = min(picked)
+        elif table.aggregate == "max":
+            values[spec.id] = max(picked)
+        elif table.hit == "collect":
+            values[spec.id] = tuple(picked)
+        else:
+            values[spec.id] = picked[0]
 
 
 def _build(
@@ -172,22 +281,26 @@ def _build(
     penalties: PenaltyResult,
     facts: dict[str, Any],
     probes: frozenset[str],
+    computed: Mapping[str, tuple[tuple[str, Any], ...]],
 ) -> Decision:
     tz = policy.timezone
     findings = []
     setters_of: dict[str, list[CompiledRule]] = {}
     for r in fired:
-        for fid, _ in r.sets:
-            if outcomes.get((r.id, fid)) != "overridden" and r not in setters_of.setdefault(fid, []):
+        for fid, _ in _sets(r, computed):
+            if outcomes.get((r.id, fid)) not in ("overridden", "no-value") and r not in setters_of.setdefault(fid, []):
                 setters_of[fid].append(r)
     for spec in policy.findings:
         if spec.id not in values:
             continue
         value = values[spec.id]
         setters = setters_of.get(spec.id, [])
-        if isinstance(value, tuple):
+        value_label: Any = None
+        if not spec.value_labels:
+            pass  # most findings have no value labels: skip the look-ups
+        elif isinstance(value, tuple):
             labels = [spec.value_label(v) for v in value]
-            value_label: Any = [lb.zh for lb in labels] if all(labels) else None
+            value_label = [lb.zh for lb in labels] if all(labels) else None
         else:
             lb = spec.value_label(value)
             value_label = lb.zh if lb else None
@@ -196,7 +309,7 @@ def _build(
                 "id": spec.id,
                 "label": spec.label.zh,
                 "label_en": spec.label.en,
-                "value": jsonable(value, tz),
+                "value": value if type(value) in _JSON_SCALARS else jsonable(value, tz),
                 "value_label": value_label,
                 "source": "rules" if setters else "default",
                 "rules": [r.id for r in setters],
@@ -209,16 +322,15 @@ def _build(
     trace = []
     for r in fired:
         effects: list[dict[str, Any]] = []
-        for fid, v in r.sets:
-            effects.append(
-                {
-                    "kind": "set",
-                    "finding": fid,
-                    "value": jsonable(v, tz),
-                    "outcome": outcomes.get((r.id, fid), "applied"),
-                }
-            )
-        effects.extend(_apply(policy, actions, forms, r.id, r.ref, r.actions, r.forms))
+        for fid, v in _sets(r, computed):
+            effect = {"kind": "set", "finding": fid, "outcome": outcomes.get((r.id, fid), "applied")}
+            if type(v) in _JSON_SCALARS:
+                effect["value"] = v
+            elif v is not MISSING and not isinstance(v, Computed):  # a row passed over is not computed
+                effect["value"] = jsonable(v, tz)
+            effects.append(effect)
+        if r.actions or r.forms:
+            effects.extend(_apply(policy, actions, forms, r.id, r.ref, r.actions, r.forms))
         for i, text in enumerate(r.warnings):
             effects.append({"kind": "warning", "id": f"{r.id}#{i + 1}"})
             warnings.append({"code": "rule-warning", "message": text, "rule": r.id, "ref": r.ref})
@@ -257,7 +369,7 @@ def _build(
         policy={"id": policy.id, "version": policy.version},
         case_id=case_id,
         evaluated_at=now.astimezone(tz).isoformat(),
-        findings=findings,
+        findings=_nest(findings) if policy.has_dotted_findings else findings,
         timers=sla.timers,
         approvals=approvals.approvals,
         penalties=penalties.penalties,
@@ -266,6 +378,42 @@ def _build(
         trace=trace,
         warnings=warnings,
     )
+
+
+_JSON_SCALARS = frozenset({str, int, bool})  # already JSON: no conversion needed
+
+
+def _nest(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Dotted findings (`refund.amount`, `refund.reason`) become one finding `refund` holding an object."""
+    out: list[dict[str, Any]] = []
+    groups: dict[str, dict[str, Any]] = {}
+    for f in findings:
+        if "." not in f["id"]:
+            out.append(f)
+            continue
+        root, *rest = f["id"].split(".")
+        group = groups.get(root)
+        if group is None:
+            group = groups[root] = {
+                "id": root,
+                "label": root,
+                "label_en": root,
+                "value": {},
+                "value_label": None,
+                "source": "default",
+                "rules": [],
+                "refs": [],
+            }
+            out.append(group)
+        target = group["value"]
+        for name in rest[:-1]:
+            target = target.setdefault(name, {})
+        target[rest[-1]] = f["value"]
+        if f["source"] == "rules":
+            group["source"] = "rules"
+        group["rules"].extend(r for r in f["rules"] if r not in group["rules"])
+        group["refs"].extend(r for r in f["refs"] if r not in group["refs"])
+    return out
 
 
 def _apply(

@@ -306,7 +306,8 @@ class Normaliser:
             if value != value.quantize(quantum):
                 fail(f"{spec.label.zh} ({spec.name}): {value} has more than {places} decimal places")
                 return None
-            return value.quantize(quantum)
+            # Money carries its cents; a number keeps the scale it was written with (2.5 stays 2.5).
+            return value.quantize(quantum) if kind == "money" else value
         if kind == "integer":
             if abs(raw) >= MAX_MAGNITUDE:
                 fail(f"{spec.label.zh} ({spec.name}): {raw} is too large (limit 10^12)")

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -74,6 +75,15 @@ class CompiledRule:
     # "rule": a pack rule with effects and a trace entry; "probe": a condition a calculator needs
     # (a table row, a timer goal), evaluated by the same backend but reported only to calculators.
     kind: str = "rule"
+    # (table id, row index) for a table row that fills findings
+    row: tuple[str, int] | None = None
+
+    @cached_property
+    def computes(self) -> bool:
+        """Some `set:` value is an expression, computed when the rule fires."""
+        from .computed import Computed
+
+        return any(isinstance(v, Computed) for _, v in self.sets)
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,26 @@ class Policy:
                 {rule.id: (place, rule) for place, rule in enumerate(layer)} for layer in self.layers
             )
         return self._cache["layer_lookup"]
+
+    def finding_specs(self) -> Mapping[str, FindingSpec]:
+        if "finding_specs" not in self._cache:
+            self._cache["finding_specs"] = {s.id: s for s in self.findings}
+        return self._cache["finding_specs"]
+
+    @property
+    def has_dotted_findings(self) -> bool:
+        if "dotted" not in self._cache:
+            self._cache["dotted"] = any("." in s.id for s in self.findings)
+        return self._cache["dotted"]
+
+    @property
+    def default_findings(self) -> Mapping[str, Any]:
+        """The findings a case has before any rule fires (their defaults)."""
+        if "default_findings" not in self._cache:
+            from .expr.pyeval import MISSING
+
+            self._cache["default_findings"] = {s.id: s.default for s in self.findings if s.default is not MISSING}
+        return self._cache["default_findings"]
 
     @property
     def normaliser(self) -> Normaliser:

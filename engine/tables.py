@@ -46,6 +46,7 @@ from .expr.pyeval import MISSING, Env, compile_expr
 from .types import Type
 
 HIT_POLICIES = ("first", "unique", "priority", "collect")
+AGGREGATES = ("sum", "min", "max", "count")
 ORDERED_KINDS = ("number", "integer", "money", "date", "datetime", "duration")
 INPUT_KINDS = ("string", "boolean", *ORDERED_KINDS)
 NUMBER_PLACES = 6  # as facts.NUMBER_PLACES: what the durable encoding keeps exactly
@@ -57,6 +58,7 @@ LINT_BUDGET = 200_000
 
 _IDENTIFIER = r"^[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]*$"
 _ID = r"^[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9_.\-\u4e00-\u9fff]*$"
+_FINDING = r"^[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]*(\.[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]*)*$"
 
 SPEC_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -94,6 +96,16 @@ SPEC_SCHEMA: dict[str, Any] = {
             "minItems": 1,
             "uniqueItems": True,
             "items": {"type": "string", "pattern": _IDENTIFIER},
+        },
+        "findings": {
+            "type": "object",
+            "propertyNames": {"pattern": _IDENTIFIER},
+            "additionalProperties": {"type": "string", "pattern": _FINDING},
+            "description": "output → finding the table fills (a row's value may be '= expression')",
+        },
+        "aggregate": {
+            "enum": list(AGGREGATES),
+            "description": "with hit: collect, one value from the matching rows: sum, min, max or count",
         },
         "rows": {
             "type": "array",
@@ -255,6 +267,8 @@ class Table:
     tz: ZoneInfo = DEFAULT_TZ
     description: str | None = None
     ref: str | None = None
+    findings: tuple[tuple[str, str], ...] = ()  # (output, finding) pairs the table fills
+    aggregate: str | None = None
 
     @property
     def conditions(self) -> tuple[str, ...]:
@@ -371,6 +385,10 @@ class _Compiler:
                 row = self._row(i, raw, inputs, outputs, hit)
                 if row is not None:
                     rows.append(row)
+        findings = self._findings(spec.get("findings"), outputs or [])
+        aggregate = spec.get("aggregate")
+        if aggregate is not None and (aggregate not in AGGREGATES or hit != "collect"):
+            self.error(None, None, f"aggregate ({', '.join(AGGREGATES)}) applies only to hit: collect", ("aggregate",))
         if self.errors or inputs is None or outputs is None:
             return None, self.errors
         table = Table(
@@ -382,8 +400,27 @@ class _Compiler:
             tz=self.scope.tz,
             description=spec.get("description"),
             ref=spec.get("ref"),
+            findings=findings,
+            aggregate=aggregate,
         )
         return table, []
+
+    def _findings(self, raw: Any, outputs: list[str]) -> tuple[tuple[str, str], ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, Mapping):
+            self.error(None, None, "findings maps outputs to findings: {output: finding}", ("findings",))
+            return ()
+        pairs = []
+        for output, finding in raw.items():
+            if output not in outputs:
+                hint = did_you_mean(str(output), outputs)
+                self.error(None, None, f"'{output}' is not an output of this table{hint}", ("findings", output))
+            elif not isinstance(finding, str) or not re.fullmatch(_FINDING, finding):
+                self.error(None, None, f"findings.{output} must name a finding", ("findings", output))
+            else:
+                pairs.append((output, finding))
+        return tuple(pairs)
 
     def _inputs(self, raw: Any) -> list[Input] | None:
         if not isinstance(raw, list) or not raw:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..errors import did_you_mean
@@ -20,6 +21,7 @@ class Scope:
     facts: dict[str, Type]
     findings: dict[str, Type] = field(default_factory=dict)
     tz: ZoneInfo = ZoneInfo("Asia/Shanghai")
+    calendar: Any = None  # the pack's first business calendar, for working_days_between
 
 
 def check(node: ir.Node, scope: Scope, *, want_boolean: bool = True) -> ir.Node:
@@ -81,9 +83,37 @@ def _fail(pos: int, message: str) -> Type:
     raise ExprError("type-error", message, pos)
 
 
+def unify(a: Type, b: Type) -> Type | None:
+    """The type of a value that is either an `a` or a `b` (branches of ?: and ??), None when they differ."""
+    if a == b or b.kind == "any":
+        return a
+    if a.kind == "any":
+        return b
+    if a.numeric and b.numeric:
+        return MONEY if "money" in (a.kind, b.kind) else NUMBER
+    if a.kind == b.kind == "string":
+        return STRING  # an enum and a text, or two enums: a text
+    if a.kind == b.kind == "list" and a.item is not None and b.item is not None:
+        item = unify(a.item, b.item)
+        return list_of(item) if item is not None else None
+    return None
+
+
+# Functions whose second argument is a predicate (or, for map, a value) over `#`, the list item.
+LIST_FUNCTIONS = {
+    "any": "true when the predicate holds for some item: any(items, # > 3)",
+    "all": "true when the predicate holds for every item (and for an empty list)",
+    "filter": "the items for which the predicate holds: filter(items, #.cost < 100)",
+    "map": "the value computed for each item: map(items, #.price * 2)",
+    "count": "number of items, or of the items for which the predicate holds: count(items, # > 3)",
+    "sum": "sum of a list of numbers or money: sum(items) or sum(items, #.amount)",
+}
+
+
 class _Checker:
     def __init__(self, scope: Scope):
         self.scope = scope
+        self.items: list[Type] = []  # types of `#` in the enclosing predicates, innermost last
 
     def visit(self, node: ir.Node) -> ir.Node:
         method = getattr(self, "_" + type(node).__name__.lower())
@@ -100,11 +130,17 @@ class _Checker:
         if root == "findings":
             if not rest:
                 raise ExprError("unknown-name", "name a finding: findings.<id>", node.pos)
-            t = self.scope.findings.get(rest[0])
-            if t is None:
+            # A dotted finding (`refund.amount`) is one name: the longest declared prefix wins.
+            for k in range(len(rest), 0, -1):
+                fid = ".".join(rest[:k])
+                if fid in self.scope.findings:
+                    t = self.scope.findings[fid]
+                    node = dataclasses.replace(node, names=("findings", fid, *rest[k:]))
+                    rest = rest[k:]
+                    break
+            else:
                 hint = did_you_mean(rest[0], self.scope.findings)
                 raise ExprError("unknown-finding", f"unknown finding '{rest[0]}'{hint}", node.pos)
-            rest = rest[1:]
         else:
             t = self.scope.facts.get(root)
             if t is None:
@@ -120,6 +156,80 @@ class _Checker:
                 raise ExprError("unknown-fact", f"unknown field '{name}'{hint}", node.pos)
             t = sub
         return dataclasses.replace(node, type=t)
+
+    def _item(self, node: ir.Item) -> ir.Node:
+        if not self.items:
+            raise ExprError(
+                "unknown-name", "'#' stands for the list item inside any/all/filter/map/count/sum", node.pos
+            )
+        t = self.items[-1]
+        for name in node.names:
+            sub = t.field(name) if t.kind == "object" else None
+            if sub is None:
+                hint = did_you_mean(name, [n for n, _ in t.fields]) if t.kind == "object" else ""
+                raise ExprError("type-error", f"the item ({t}) has no field '{name}'{hint}", node.pos)
+            t = sub
+        return dataclasses.replace(node, type=t)
+
+    def _cond(self, node: ir.Cond) -> ir.Node:
+        test = self.visit(node.test)
+        if test.type != BOOLEAN:
+            raise ExprError("type-error", f"the test before '?' must be true or false, this is {test.type}", test.pos)
+        then, other = self.visit(node.then), self.visit(node.other)
+        t = unify(then.type, other.type)
+        if t is None:
+            raise ExprError("type-error", f"the branches of '?:' differ: {then.type} and {other.type}", node.pos)
+        return dataclasses.replace(node, type=t, test=test, then=then, other=other)
+
+    def _coalesce(self, node: ir.Coalesce) -> ir.Node:
+        left, right = self.visit(node.left), self.visit(node.right)
+        t = unify(left.type, right.type)
+        if t is None:
+            raise ExprError("type-error", f"the sides of '??' differ: {left.type} and {right.type}", node.pos)
+        return dataclasses.replace(node, type=t, left=left, right=right)
+
+    def _objectlit(self, node: ir.ObjectLit) -> ir.Node:
+        values = tuple(self.visit(v) for v in node.values)
+        fields = tuple((k, v.type) for k, v in zip(node.keys, values, strict=True))
+        return dataclasses.replace(node, type=Type("object", fields=fields), values=values)
+
+    def _list_call(self, node: ir.Call) -> ir.Node:
+        name = node.name
+        nargs = len(node.args)
+        if nargs not in ((2,) if name in ("any", "all", "filter", "map") else (1, 2)):
+            want = "a list and a predicate over #" if name != "map" else "a list and a value over #"
+            raise ExprError("type-error", f"{name}() takes {want}", node.pos)
+        items = self.visit(node.args[0])
+        if items.type.kind != "list" or items.type.item is None:
+            raise ExprError("type-error", f"{name}(): the first argument must be a list, not {items.type}", items.pos)
+        item_type = items.type.item
+        args: tuple[ir.Node, ...] = (items,)
+        if nargs == 2:
+            self.items.append(item_type)
+            try:
+                body = self.visit(node.args[1])
+            finally:
+                self.items.pop()
+            if name in ("any", "all", "filter", "count") and body.type != BOOLEAN:
+                raise ExprError(
+                    "type-error", f"{name}(): the predicate must be true or false, not {body.type}", body.pos
+                )
+            args = (items, body)
+            if name in ("map", "sum"):
+                item_type = body.type
+        if name in ("any", "all"):
+            result = BOOLEAN
+        elif name == "count":
+            result = INTEGER
+        elif name == "filter":
+            result = items.type
+        elif name == "map":
+            result = list_of(item_type)
+        else:  # sum
+            if not item_type.numeric:
+                raise ExprError("type-error", f"sum() adds numbers or money, not {item_type}", node.pos)
+            result = item_type
+        return dataclasses.replace(node, type=result, args=args)
 
     def _neg(self, node: ir.Neg) -> ir.Node:
         operand = self.visit(node.operand)
@@ -202,15 +312,21 @@ class _Checker:
         return dataclasses.replace(node, type=list_of(item_type), items=items)
 
     def _call(self, node: ir.Call) -> ir.Node:
+        if node.name in LIST_FUNCTIONS:
+            return self._list_call(node)
         fn = FUNCTIONS.get(node.name)
         if fn is None:
+            known = [*FUNCTIONS, *LIST_FUNCTIONS]
             raise ExprError(
-                "unknown-function", f"unknown function '{node.name}'{did_you_mean(node.name, FUNCTIONS)}", node.pos
+                "unknown-function", f"unknown function '{node.name}'{did_you_mean(node.name, known)}", node.pos
             )
         if node.name == "exists":
             if len(node.args) != 1 or not isinstance(node.args[0], ir.Path):
                 raise ExprError("type-error", "exists() takes one fact or finding name", node.pos)
         args = tuple(self.visit(a) for a in node.args)
+        if node.name == "working_days_between" and len(args) == 2 and self.scope.calendar is not None:
+            # The calendar travels as a hidden literal argument: compiled once, never looked up by name.
+            args = (*args, ir.Literal(node.pos, ANY, self.scope.calendar))
         lits = [a.value if isinstance(a, ir.Literal) else None for a in args]
         try:
             result = fn.typer([a.type for a in args], lits)

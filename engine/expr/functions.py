@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..types import BOOLEAN, DATE, DATETIME, DURATION, INTEGER, MONEY, NUMBER, Type, comparable
+from ..types import BOOLEAN, DATE, DATETIME, DURATION, INTEGER, MONEY, NUMBER, STRING, Type, comparable, list_of
 
 
 class ArgError(Exception):
@@ -88,18 +88,149 @@ def _typ_numeric1(t, _):
 
 
 def _typ_minmax(t, _):
-    _want(t, 2)
+    if len(t) == 1 and t[0].kind == "list":
+        # min(list) / max(list): the smallest or largest item; no value for an empty list
+        t = [t[0].item or t[0]]
+    elif len(t) < 2:
+        raise ArgError(0, "takes a list, or two or more values")
     _kind(t[0], 0, "number", "integer", "money", "date", "datetime", "duration")
-    if t[0].numeric and t[1].numeric:
-        if t[0] == t[1]:
-            return t[0]
-        return MONEY if "money" in (t[0].kind, t[1].kind) else NUMBER
-    if t[0].kind != t[1].kind:
-        raise ArgError(1, f"argument 2 must be {t[0]}, not {t[1]}")
-    return t[0]
+    result = t[0]
+    for i, other in enumerate(t[1:], 1):
+        if result.numeric and other.numeric:
+            if result != other:
+                result = MONEY if "money" in (result.kind, other.kind) else NUMBER
+        elif result.kind != other.kind:
+            raise ArgError(i, f"argument {i + 1} must be {result}, not {other}")
+    return result
+
+
+def _minmax(pick: Callable[..., Any]) -> Callable[..., Any]:
+    def impl(*args: Any) -> Any:
+        values = args[:-1]  # the last argument is the timezone
+        if len(values) == 1 and isinstance(values[0], tuple | list):
+            from .pyeval import MISSING
+
+            values = tuple(values[0])
+            if not values:
+                return MISSING
+        result = pick(values)
+        # min(price, 500) is money: an integer that wins among decimals is given as a decimal
+        if isinstance(result, int) and any(isinstance(v, Decimal) for v in values):
+            return Decimal(result)
+        return result
+
+    return impl
+
+
+def _typ_rounding(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "number", "integer", "money")
+    return INTEGER
+
+
+def _typ_text1(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "string")
+    return STRING
+
+
+def _typ_string(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "string", "number", "integer", "money", "boolean", "date", "datetime")
+    return STRING
+
+
+def _typ_number(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "string", "number", "integer", "money")
+    return NUMBER
+
+
+def _text_of(value: Any, tz: ZoneInfo) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.astimezone(tz).isoformat()
+    return str(value)
+
+
+def _number_of(value: Any, _tz: ZoneInfo) -> Any:
+    from .pyeval import MISSING
+
+    if not isinstance(value, str):
+        return Decimal(value)
+    try:
+        result = Decimal(value.strip())
+    except ArithmeticError:
+        return MISSING
+    return result if result.is_finite() else MISSING
+
+
+def _typ_flatten(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "list")
+    inner = t[0].item
+    if inner is None or inner.kind != "list":
+        raise ArgError(0, f"flatten() takes a list of lists, not {t[0]}")
+    return inner
+
+
+def _typ_values(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "object")
+    from .check import unify
+
+    item: Type | None = None
+    for name, ft in t[0].fields:
+        item = ft if item is None else unify(item, ft)
+        if item is None:
+            raise ArgError(0, f"values() needs fields of one type; '{name}' differs")
+    return list_of(item or STRING)
+
+
+def _typ_epoch(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "date", "datetime")
+    return NUMBER
+
+
+def _epoch_seconds(value: date | datetime, _tz: ZoneInfo) -> Decimal:
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, datetime.min.time(), UTC)
+    return Decimal((value - _EPOCH) // timedelta(microseconds=1)) / 1_000_000
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _typ_working_days(t, lits):
+    if len(t) == 2:
+        raise ArgError(0, "needs a calendar: declare one under calendars:")
+    _want(t, 3)
+    for i in (0, 1):
+        _kind(t[i], i, "date", "datetime")
+    return INTEGER
+
+
+def _working_days_between(a, b, calendar, tz):
+    """Working days d with a < d <= b on the pack calendar (negative when b is before a)."""
+    from .pyeval import MISSING
+
+    first, last = _to_date(a, tz), _to_date(b, tz)
+    sign = 1
+    if last < first:
+        first, last, sign = last, first, -1
+    try:
+        count = sum(1 for n in range(1, (last - first).days + 1) if calendar.is_working_day(first + timedelta(n)))
+    except Exception:  # noqa: BLE001 - a year the calendar does not cover: no value, as for a missing fact
+        return MISSING
+    return sign * count
 
 
 def _typ_round(t, lits):
+    if len(t) == 1:
+        _kind(t[0], 0, "number", "integer", "money")
+        return t[0]
     _want(t, 2)
     _kind(t[0], 0, "number", "integer", "money")
     _kind(t[1], 1, "integer")
@@ -172,7 +303,8 @@ def _parse_duration(text: str) -> timedelta:
     return value
 
 
-def _round(value: Decimal | int, places: int, _tz: ZoneInfo) -> Decimal | int:
+def _round(value: Decimal | int, *rest: Any) -> Decimal | int:
+    places = rest[0] if len(rest) == 2 else 0
     if isinstance(value, int):
         return value
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
@@ -210,9 +342,49 @@ FUNCTIONS: dict[str, Function] = {
         ),
         Function("exists", "the fact or finding has a value", _typ_exists, lambda x, _tz: True),
         Function("abs", "absolute value", _typ_numeric1, lambda x, _tz: abs(x)),
-        Function("min", "smaller of two values", _typ_minmax, lambda a, b, _tz: min(a, b)),
-        Function("max", "larger of two values", _typ_minmax, lambda a, b, _tz: max(a, b)),
-        Function("round", "round half up to N decimal places", _typ_round, _round, (1,)),
+        Function("min", "smallest of the values, or of a list's items", _typ_minmax, _minmax(min)),
+        Function("max", "largest of the values, or of a list's items", _typ_minmax, _minmax(max)),
+        Function("round", "round half up to N decimal places (0 when omitted)", _typ_round, _round, (1,)),
+        Function(
+            "floor",
+            "largest integer not above the value",
+            _typ_rounding,
+            lambda x, _tz: int(Decimal(x).to_integral_value(ROUND_FLOOR)),
+        ),
+        Function(
+            "ceil",
+            "smallest integer not below the value",
+            _typ_rounding,
+            lambda x, _tz: int(Decimal(x).to_integral_value(ROUND_CEILING)),
+        ),
+        Function("upper", "text in upper case", _typ_text1, lambda x, _tz: x.upper()),
+        Function("lower", "text in lower case", _typ_text1, lambda x, _tz: x.lower()),
+        Function("trim", "text without leading and trailing spaces", _typ_text1, lambda x, _tz: x.strip()),
+        Function("string", "a value as text (numbers exactly, datetimes ISO 8601)", _typ_string, _text_of),
+        Function(
+            "number", "text or a number as a number; no value when the text is not a number", _typ_number, _number_of
+        ),
+        Function(
+            "flatten",
+            "the items of a list of lists, in order",
+            _typ_flatten,
+            lambda x, _tz: tuple(i for sub in x for i in sub),
+        ),
+        Function(
+            "values", "the field values of an object, in field order", _typ_values, lambda o, _tz: tuple(o.values())
+        ),
+        Function(
+            "epoch_seconds",
+            "seconds since 1970-01-01T00:00:00Z (a date counts from its midnight UTC), as JDM dates are",
+            _typ_epoch,
+            _epoch_seconds,
+        ),
+        Function(
+            "working_days_between",
+            "working days from the first date to the second on the pack's (first) calendar",
+            _typ_working_days,
+            _working_days_between,
+        ),
         Function(
             "date",
             "date literal: date('2024-09-14')",

@@ -85,6 +85,36 @@ class ListLit(Node):
     items: tuple[Node, ...]
 
 
+@dataclass(frozen=True)
+class Cond(Node):
+    """`test ? then : other`."""
+
+    test: Node
+    then: Node
+    other: Node
+
+
+@dataclass(frozen=True)
+class Coalesce(Node):
+    """`left ?? right`: left when it has a value."""
+
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class ObjectLit(Node):
+    keys: tuple[str, ...]
+    values: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Item(Node):
+    """`#` (or `#.field`): the list item a predicate of any/all/filter/map/count/sum is applied to."""
+
+    names: tuple[str, ...]
+
+
 def paths(node: Node) -> list[Path]:
     """Every fact path a node reads, in order of appearance."""
     out: list[Path] = []
@@ -110,4 +140,10 @@ def children(node: Node) -> tuple[Node, ...]:
         return node.items
     if isinstance(node, Call):
         return node.args
+    if isinstance(node, Cond):
+        return (node.test, node.then, node.other)
+    if isinstance(node, Coalesce):
+        return (node.left, node.right)
+    if isinstance(node, ObjectLit):
+        return node.values
     return ()

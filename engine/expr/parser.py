@@ -42,7 +42,10 @@ MAX_DURATION = timedelta(days=36525)
 KEYWORDS = {"and", "or", "not", "in", "true", "false", "now"}
 _NUM = re.compile(r"[0-9]+(\.[0-9]+)?")  # ASCII digits only: "²".isdigit() is true, int("²") fails
 _IDENT = re.compile(r"[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]*")
-_OPS = ("==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ".")
+_OPS = (
+    "==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ".",
+    "??", "?", ":", "{", "}", "#",
+)  # fmt: skip
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
 
 
@@ -163,9 +166,19 @@ class _Parser:
     def parse(self) -> ir.Node:
         if self.tok.kind == "end":
             raise ExprError("expr-syntax", "empty expression", 0)
-        node = self._or()
+        node = self._cond()
         if self.tok.kind != "end":
             raise ExprError("expr-syntax", f"unexpected '{self.tok.text}'", self.tok.pos)
+        return node
+
+    def _cond(self) -> ir.Node:
+        """`c ? a : b`, the lowest-precedence form; right-associative like most languages."""
+        node = self._or()
+        if self._is("op", "?"):
+            pos = self._advance().pos
+            then = self._cond()
+            self._expect(":")
+            return ir.Cond(pos, None, node, then, self._cond())
         return node
 
     def _or(self) -> ir.Node:
@@ -194,11 +207,11 @@ class _Parser:
         return self._compare()
 
     def _compare(self) -> ir.Node:
-        left = self._sum()
+        left = self._coalesce()
         t = self.tok
         if t.kind == "op" and t.text in ("==", "!=", "<", "<=", ">", ">="):
             self._advance()
-            right = self._sum()
+            right = self._coalesce()
             node: ir.Node = ir.Compare(t.pos, None, t.text, left, right)
         elif self._keyword("in"):
             self._advance()
@@ -212,6 +225,14 @@ class _Parser:
         nxt = self.tok
         if nxt.kind == "op" and nxt.text in ("==", "!=", "<", "<=", ">", ">="):
             raise ExprError("expr-syntax", "comparisons cannot be chained: use 'and'", nxt.pos)
+        return node
+
+    def _coalesce(self) -> ir.Node:
+        """`a ?? b`: a when it has a value, else b (binds tighter than comparisons)."""
+        node = self._sum()
+        while self._is("op", "??"):
+            pos = self._advance().pos
+            node = ir.Coalesce(pos, None, node, self._sum())
         return node
 
     def _sum(self) -> ir.Node:
@@ -267,19 +288,24 @@ class _Parser:
             return ir.Literal(t.pos, STRING, t.value)
         if self._is("op", "("):
             self._advance()
-            node = self._or()
+            node = self._cond()
             self._expect(")")
             return node
         if self._is("op", "["):
             self._advance()
             items: list[ir.Node] = []
             while not self._is("op", "]"):
-                items.append(self._sum())
+                items.append(self._cond())
                 if not self._is("op", ","):
                     break
                 self._advance()
             self._expect("]")
             return ir.ListLit(t.pos, None, tuple(items))
+        if self._is("op", "{"):
+            return self._object()
+        if self._is("op", "#"):
+            self._advance()
+            return ir.Item(t.pos, None, self._fields())
         if t.kind == "ident":
             self._advance()
             if t.text in ("true", "false"):
@@ -292,24 +318,49 @@ class _Parser:
                 self._advance()
                 args: list[ir.Node] = []
                 while not self._is("op", ")"):
-                    args.append(self._or())
+                    args.append(self._cond())
                     if not self._is("op", ","):
                         break
                     self._advance()
                 self._expect(")")
                 return ir.Call(t.pos, None, t.text, tuple(args))
-            names = [t.text]
-            while self._is("op", "."):
-                self._advance()
-                part = self.tok
-                if part.kind != "ident" or part.text in KEYWORDS:
-                    raise ExprError("expr-syntax", "expected a field name after '.'", part.pos)
-                self._advance()
-                names.append(part.text)
-            return ir.Path(t.pos, None, tuple(names))
+            return ir.Path(t.pos, None, (t.text, *self._fields()))
         if t.kind == "end":
             raise ExprError("expr-syntax", "expression ends too early", t.pos)
         raise ExprError("expr-syntax", f"unexpected '{t.text}'", t.pos)
+
+    def _fields(self) -> tuple[str, ...]:
+        names: list[str] = []
+        while self._is("op", "."):
+            self._advance()
+            part = self.tok
+            if part.kind != "ident" or part.text in KEYWORDS:
+                raise ExprError("expr-syntax", "expected a field name after '.'", part.pos)
+            self._advance()
+            names.append(part.text)
+        return tuple(names)
+
+    def _object(self) -> ir.Node:
+        """`{name: value, "other name": value}`: an object value (findings may hold objects)."""
+        pos = self._advance().pos
+        keys: list[str] = []
+        values: list[ir.Node] = []
+        while not self._is("op", "}"):
+            key = self.tok
+            if key.kind not in ("ident", "str"):
+                raise ExprError("expr-syntax", "expected a field name in an object", key.pos)
+            name = key.text if key.kind == "ident" else str(key.value)
+            if name in keys:
+                raise ExprError("expr-syntax", f"field '{name}' appears twice", key.pos)
+            self._advance()
+            self._expect(":")
+            keys.append(name)
+            values.append(self._cond())
+            if not self._is("op", ","):
+                break
+            self._advance()
+        self._expect("}")
+        return ir.ObjectLit(pos, None, tuple(keys), tuple(values))
 
 
 def parse(text: str) -> ir.Node:

@@ -42,6 +42,7 @@ class Env:
     findings: dict[str, Any]
     now: datetime
     tz: ZoneInfo
+    item: Any = MISSING  # `#` inside a predicate of any/all/filter/map/count/sum
 
 
 Compiled = Callable[[Env], Any]
@@ -188,12 +189,26 @@ def _in(node: ir.In) -> Compiled:
 
 def _and(node: ir.And) -> Compiled:
     items = [compile_expr(i) for i in node.items]
-    return lambda env: all(i(env) is True for i in items)
+
+    def run(env: Env) -> bool:
+        for item in items:  # a plain loop: cheaper than all() over a generator on this hot path
+            if item(env) is not True:
+                return False
+        return True
+
+    return run
 
 
 def _or(node: ir.Or) -> Compiled:
     items = [compile_expr(i) for i in node.items]
-    return lambda env: any(i(env) is True for i in items)
+
+    def run(env: Env) -> bool:
+        for item in items:
+            if item(env) is True:
+                return True
+        return False
+
+    return run
 
 
 def _not(node: ir.Not) -> Compiled:
@@ -210,6 +225,8 @@ def _listlit(node: ir.ListLit) -> Compiled:
 
 
 def _call(node: ir.Call) -> Compiled:
+    if node.name in LIST_FUNCTIONS:
+        return _list_call(node)
     fn = FUNCTIONS[node.name]
     if node.name == "exists":
         inner = compile_expr(node.args[0])
@@ -229,6 +246,78 @@ def _call(node: ir.Call) -> Compiled:
     return run
 
 
+def _cond(node: ir.Cond) -> Compiled:
+    test, then, other = compile_expr(node.test), compile_expr(node.then), compile_expr(node.other)
+    return lambda env: then(env) if test(env) is True else other(env)
+
+
+def _coalesce(node: ir.Coalesce) -> Compiled:
+    left, right = compile_expr(node.left), compile_expr(node.right)
+
+    def run(env: Env) -> Any:
+        value = left(env)
+        return right(env) if value is MISSING else value
+
+    return run
+
+
+def _objectlit(node: ir.ObjectLit) -> Compiled:
+    fields = [(k, compile_expr(v)) for k, v in zip(node.keys, node.values, strict=True)]
+
+    def run(env: Env) -> Any:
+        # A field without a value is left out, as an absent fact is.
+        return {k: v for k, v in ((k, fn(env)) for k, fn in fields) if v is not MISSING}
+
+    return run
+
+
+def _item(node: ir.Item) -> Compiled:
+    names = node.names
+
+    def run(env: Env) -> Any:
+        value = env.item
+        for name in names:
+            if not isinstance(value, dict):
+                return MISSING
+            value = value.get(name, MISSING)
+        return value
+
+    return run
+
+
+def _with_item(env: Env, item: Any) -> Env:
+    return Env(env.facts, env.findings, env.now, env.tz, item)
+
+
+def _list_call(node: ir.Call) -> Compiled:
+    items = compile_expr(node.args[0])
+    body = compile_expr(node.args[1]) if len(node.args) == 2 else None
+    name = node.name
+
+    def run(env: Env) -> Any:
+        values = items(env)
+        if values is MISSING:
+            return MISSING
+        if body is None:
+            mapped = list(values)
+        else:
+            mapped = [body(_with_item(env, v)) for v in values]
+        if name == "any":
+            return any(m is True for m in mapped)
+        if name == "all":
+            return all(m is True for m in mapped)
+        if name == "count":
+            return len(mapped) if body is None else sum(1 for m in mapped if m is True)
+        if name == "filter":
+            return tuple(v for v, m in zip(values, mapped, strict=True) if m is True)
+        present = [m for m in mapped if m is not MISSING]
+        if name == "map":
+            return tuple(present)
+        return sum(present, Decimal(0) if any(isinstance(m, Decimal) for m in present) else 0)
+
+    return run
+
+
 _COMPILERS: dict[type, Callable[[Any], Compiled]] = {
     ir.Literal: _literal,
     ir.Now: _now,
@@ -242,4 +331,10 @@ _COMPILERS: dict[type, Callable[[Any], Compiled]] = {
     ir.Not: _not,
     ir.ListLit: _listlit,
     ir.Call: _call,
+    ir.Cond: _cond,
+    ir.Coalesce: _coalesce,
+    ir.ObjectLit: _objectlit,
+    ir.Item: _item,
 }
+
+LIST_FUNCTIONS = frozenset({"any", "all", "filter", "map", "count", "sum"})

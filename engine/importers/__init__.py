@@ -1,0 +1,1 @@
+"""Importers: packs and tables from other formats (GoRules JDM graphs, spreadsheets)."""
