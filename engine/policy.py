@@ -130,6 +130,7 @@ class Policy:
             )
         return self._cache["layer_lookup"]
 
+    @property
     def finding_specs(self) -> Mapping[str, FindingSpec]:
         if "finding_specs" not in self._cache:
             self._cache["finding_specs"] = {s.id: s for s in self.findings}
