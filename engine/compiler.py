@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jsonschema
 
 from .authority import compile_authority
+from .clauses import compile_clauses
 from .errors import Diagnostic, Location, PolicyError, did_you_mean, sort_diagnostics
 from .expr import ExprError, Scope, check, ir, parse
 from .expr.pyeval import MISSING, Compiled, compile_expr
@@ -164,6 +165,7 @@ class _Compiler:
         authority = compile_authority(self)
         penalties = compile_penalties(self)
         forms_spec = compile_forms(self)
+        clauses = compile_clauses(self)
         rules = self._layer(rules + self.probes, findings)
         effective = self._effective_from()
         diags = sort_diagnostics(self.diags)
@@ -184,6 +186,7 @@ class _Compiler:
             authority=authority,
             penalties=penalties,
             forms_spec=forms_spec,
+            clauses=clauses,
             root=self.raw.root,
             files=tuple(self.raw.files),
         )

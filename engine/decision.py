@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -57,19 +58,29 @@ class Decision:
     actions: list[dict[str, Any]] = field(default_factory=list)
     trace: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    # The words of every clause the decision cites, once: clause id → {title, article, text}.
+    clauses: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The trace with rules whose every effect a higher priority overrode, and the clauses it cites
+    # (shown on request: `with_full_trace()`, CLI `--trace full`).
+    full_trace: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
+    full_clauses: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def with_full_trace(self) -> Decision:
+        """This decision with overridden rules kept in the trace."""
+        return dataclasses.replace(self, trace=self.full_trace, clauses=self.full_clauses)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"policy": dict(self.policy), "case_id": self.case_id, "evaluated_at": self.evaluated_at}
         for name in SECTIONS:
             out[name] = _copy(getattr(self, name))
+        out["clauses"] = _copy(self.clauses)
         return out
 
     def to_json(self, indent: int | None = 2) -> str:
         # The sections hold JSON values only (built with `jsonable`): dump them as they are.
         head = {"policy": self.policy, "case_id": self.case_id, "evaluated_at": self.evaluated_at}
-        return json.dumps(
-            {**head, **{name: getattr(self, name) for name in SECTIONS}}, ensure_ascii=False, indent=indent
-        )
+        body = {name: getattr(self, name) for name in SECTIONS}
+        return json.dumps({**head, **body, "clauses": self.clauses}, ensure_ascii=False, indent=indent)
 
     def finding(self, fid: str) -> Any:
         """The value of a finding, or None when it was not set."""

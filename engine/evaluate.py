@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .authority import AuthorityResult
 from .authority import compute as compute_authority
+from .clauses import cited, split_ref
 from .decision import Decision, jsonable
 from .errors import CaseError, Diagnostic, EvaluationError, Location
 from .expr.pyeval import MISSING
@@ -228,6 +229,7 @@ def _build(
                 "rule": r.id,
                 "label": r.label.zh,
                 "ref": r.ref,
+                "clauses": list(split_ref(r.ref)),
                 "priority": r.priority,
                 "layer": r.layer,
                 "effects": effects,
@@ -239,7 +241,15 @@ def _build(
         label = labels.get(source, source)
         applied = _apply(policy, actions, forms, source, ref, extra.actions, extra.forms)
         trace.append(
-            {"rule": source, "label": label, "ref": ref, "priority": 0, "layer": len(policy.layers), "effects": applied}
+            {
+                "rule": source,
+                "label": label,
+                "ref": ref,
+                "clauses": list(split_ref(ref)),
+                "priority": 0,
+                "layer": len(policy.layers),
+                "effects": applied,
+            }
         )
     warnings.extend(sla.warnings)
     warnings.extend(approvals.warnings)
@@ -254,6 +264,9 @@ def _build(
                 "message": f"本制度自 {policy.effective_from.isoformat()} 起施行 (the policy takes effect on that date)",
             },
         )
+    # A rule whose every effect a higher priority overrode changed nothing: shown on request only.
+    brief = [t for t in trace if not t["effects"] or any(e.get("outcome") != "overridden" for e in t["effects"])]
+    sections = [findings, sla.timers, approvals.approvals, penalties.penalties, form_list, list(actions.values())]
     return Decision(
         policy={"id": policy.id, "version": policy.version},
         case_id=case_id,
@@ -264,9 +277,17 @@ def _build(
         penalties=penalties.penalties,
         forms=form_list,
         actions=list(actions.values()),
-        trace=trace,
+        trace=brief,
         warnings=warnings,
+        clauses=_words(policy, sections + [brief]),
+        full_trace=trace,
+        full_clauses=_words(policy, sections + [trace]),
     )
+
+
+def _words(policy: Policy, sections: list[Any]) -> dict[str, dict[str, str]]:
+    """The declared words of each clause the sections cite (a ref a pack does not declare has none)."""
+    return {cid: policy.clauses[cid].to_dict() for cid in cited(sections) if cid in policy.clauses}
 
 
 def _apply(

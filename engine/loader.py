@@ -14,7 +14,7 @@ from .source import SourceMap, read_document
 POLICY_FILE = "policy.yaml"
 LIST_SECTIONS = ("rules", "timers", "routes", "duties", "tables", "authority")
 SINGLE_SECTIONS = ("penalties",)
-MAP_SECTIONS = ("facts", "findings", "roles", "forms", "calendars")
+MAP_SECTIONS = ("facts", "findings", "roles", "forms", "calendars", "clauses")
 
 
 @dataclass

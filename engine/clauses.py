@@ -1,0 +1,133 @@
+"""The regulation's own words: declared clauses, `ref` resolution, and what in a pack encodes a clause."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from .errors import Location, did_you_mean
+
+if TYPE_CHECKING:
+    from .compiler import _Compiler
+    from .loader import RawPack
+
+# A ref citing several clauses lists their ids with this separator: "通用规范 四1 / 服务质量投诉规程 3.3".
+SEPARATOR = " / "
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One article of a regulation: where it is (title, article number) and its original words."""
+
+    id: str
+    title: str
+    article: str
+    text: str
+    source: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"title": self.title, "article": self.article, "text": self.text}
+        if self.source:
+            out["source"] = self.source
+        return out
+
+
+def split_ref(ref: str) -> tuple[str, ...]:
+    """The clause ids a `ref` cites, in order, each once."""
+    return tuple(dict.fromkeys(p.strip() for p in ref.split(SEPARATOR) if p.strip()))
+
+
+def iter_refs(data: Any, path: tuple[object, ...] = ()) -> Iterator[tuple[tuple[object, ...], str]]:
+    """(path of the ref value, ref) for every `ref:` string in a pack, outside the clauses section."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not path and key == "clauses":
+                continue
+            if key == "ref" and isinstance(value, str):
+                yield path + (key,), value
+            else:
+                yield from iter_refs(value, path + (key,))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from iter_refs(value, path + (i,))
+
+
+def compile_clauses(c: _Compiler) -> Mapping[str, Clause]:
+    """The declared clauses. Once a pack (or the pack it extends) declares any, every ref must cite
+    declared ones: an error unknown-clause with a did-you-mean otherwise."""
+    raw = c.data.get("clauses")
+    clauses: dict[str, Clause] = {}
+    if isinstance(raw, dict):
+        for cid, spec in raw.items():
+            if not isinstance(spec, dict) or not c.schema_clean(("clauses", cid)):
+                continue
+            if SEPARATOR.strip() in cid:
+                c.error(("clauses", cid), "schema", f"a clause id cannot contain '/': '{cid}'", key=True)
+                continue
+            clauses[cid] = Clause(
+                cid, spec["title"], spec["article"], spec["text"], spec.get("source"), spec.get("note")
+            )
+    if not isinstance(raw, dict):
+        return MappingProxyType(clauses)  # a pack without clauses cites free text (see policy-reference.md)
+    for path, ref in iter_refs(c.data):
+        for part in split_ref(ref):
+            if part not in clauses:
+                c.error(
+                    path,
+                    "unknown-clause",
+                    f"'{part}' is not a declared clause{did_you_mean(part, clauses)} "
+                    f"(declare it under clauses:; cite several as 'a{SEPARATOR}b')",
+                )
+    return MappingProxyType(clauses)
+
+
+def _describe(data: dict[str, Any], path: tuple[object, ...]) -> str:
+    """`rules[register-case]`, `penalties.economic`, `forms[complaint-register]`: an item by its id."""
+    out = ""
+    node: Any = data
+    for depth, part in enumerate(path[:-1]):
+        node = node[part] if isinstance(node, dict | list) else None
+        if isinstance(part, int):
+            ident = node.get("id") if isinstance(node, dict) else None
+            out += f"[{ident if isinstance(ident, str) else part}]"
+        elif depth == 1 and isinstance(data.get(path[0]), dict) and path[0] != "penalties":
+            out += f"[{part}]"  # an entry of a map section (forms, facts, ...) by its name
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def encodings(raw: RawPack, clause_id: str) -> list[tuple[str, Location]]:
+    """Everything in a pack whose `ref` cites `clause_id`: (item, where), in file order."""
+    out: list[tuple[str, Location]] = []
+    main = raw.files[0] if raw.files else "policy.yaml"
+    for path, ref in iter_refs(raw.data):
+        if clause_id in split_ref(ref):
+            out.append((_describe(raw.data, path), raw.smap.location(path, default_file=main)))
+    return sorted(out, key=lambda item: (item[1].file, item[1].line, item[1].column))
+
+
+def cited(sections: Iterator[Any] | list[Any]) -> list[str]:
+    """Clause ids cited anywhere in decision sections (`ref` and `refs` values), first mention first."""
+    seen: dict[str, None] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "ref" and isinstance(value, str):
+                    seen.update(dict.fromkeys(split_ref(value)))
+                elif key == "refs" and isinstance(value, list):
+                    for ref in value:
+                        if isinstance(ref, str):
+                            seen.update(dict.fromkeys(split_ref(ref)))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(list(sections))
+    return list(seen)
