@@ -163,7 +163,17 @@ def read_case(path: str) -> tuple[Any, SourceMap, str]:
     help="refuse the decision (exit 4) when a timer needs a year no calendar data covers, "
     "instead of reporting that timer unknown with a warning",
 )
-def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str, strict_calendar: bool) -> None:
+@click.option(
+    "--trace",
+    "trace_mode",
+    type=click.Choice(["brief", "full"]),
+    default="brief",
+    show_default=True,
+    help="full: keep in the trace the rules a higher priority overrode",
+)
+def evaluate(
+    pack: str, case: str, now: str | None, fmt: str, engine_name: str, strict_calendar: bool, trace_mode: str
+) -> None:
     """Evaluate CASE (YAML/JSON file, or - for JSON on stdin) against PACK."""
     policy = engine.load_policy(pack)
     data, smap, name = read_case(case)
@@ -176,7 +186,45 @@ def evaluate(pack: str, case: str, now: str | None, fmt: str, engine_name: str, 
     decision = evaluate_case(
         policy, data, moment, engine=engine_name, smap=smap, filename=name, strict_calendar=strict_calendar
     )
+    if trace_mode == "full":
+        decision = decision.with_full_trace()
     click.echo(decision.to_json() if fmt == "json" else decision.to_text(), nl=fmt == "json")
+
+
+@command
+@click.argument("pack")
+@click.argument("clause", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def explain(pack: str, clause: str | None, fmt: str) -> None:
+    """Show a clause's words and everything in PACK that encodes it (without CLAUSE: every clause)."""
+    import json
+
+    from engine.clauses import encodings
+    from engine.errors import did_you_mean
+    from engine.loader import load_pack
+
+    policy = engine.load_policy(pack)
+    raw = load_pack(pack)
+    if clause is not None and clause not in policy.clauses:
+        hint = did_you_mean(clause, policy.clauses)
+        raise click.BadParameter(f"'{clause}' is not a clause of {policy.id}{hint}", param_hint="CLAUSE")
+    chosen = [clause] if clause is not None else list(policy.clauses)
+    report = []
+    for cid in chosen:
+        words = policy.clauses[cid]
+        uses = encodings(raw, cid)
+        report.append({"id": cid, **words.to_dict(), "encoded_by": [{"item": i, "at": str(loc)} for i, loc in uses]})
+    if fmt == "json":
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    for entry in report:
+        click.echo(f"{entry['id']}  〔{entry['title']} {entry['article']}〕")
+        for line in entry["text"].splitlines():
+            click.echo(f"    {line}")
+        if not entry["encoded_by"]:
+            click.echo("  encoded by: nothing (not encoded; see the pack README)")
+        for use in entry["encoded_by"]:
+            click.echo(f"  encoded by {use['item']}  {use['at']}")
 
 
 @command

@@ -12,6 +12,8 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .clauses import split_ref
+
 SECTIONS = ("findings", "timers", "approvals", "penalties", "forms", "actions", "trace", "warnings")
 
 
@@ -117,6 +119,17 @@ def render_text(d: Decision) -> str:
             return "是 (true)" if value else "否 (false)"
         return str(value)
 
+    def words(refs: list[str]) -> list[str]:
+        """The regulation's own words under an item, one block per clause it cites."""
+        out: list[str] = []
+        for ref in refs:
+            for cid in split_ref(ref):
+                clause = d.clauses.get(cid)
+                if clause:
+                    out.append(f"    〔{clause['title']} {clause['article']}〕")
+                    out.extend("      " + line for line in clause["text"].splitlines() if line.strip())
+        return out
+
     def finding(f: dict[str, Any]) -> list[str]:
         value = f.get("value_label") or show(f["value"])
         if isinstance(value, list):
@@ -124,11 +137,15 @@ def render_text(d: Decision) -> str:
         raw = "" if f.get("value_label") is None else f" [{f['value']}]"
         why = ", ".join(f"{r}" for r in f.get("rules", [])) or "default"
         refs = "；".join(f.get("refs", []))
-        return [f"{f['label']} ({f['id']}): {value}{raw}  ← {why}" + (f"  依据 {refs}" if refs else "")]
+        line = f"{f['label']} ({f['id']}): {value}{raw}  ← {why}" + (f"  依据 {refs}" if refs else "")
+        return [line, *words(f.get("refs", []))]
 
     def action(a: dict[str, Any]) -> list[str]:
         to = f" → {a['to_label']} ({a['to']})" if a.get("to") else ""
-        return [f"{a['label']} ({a['id']}){to}  ← {', '.join(a['rules'])}  依据 {'；'.join(a['refs'])}"]
+        return [
+            f"{a['label']} ({a['id']}){to}  ← {', '.join(a['rules'])}  依据 {'；'.join(a['refs'])}",
+            *words(a["refs"]),
+        ]
 
     def form(f: dict[str, Any]) -> list[str]:
         return [f"{f['label']} ({f['id']})  ← {', '.join(f['rules'])}  依据 {'；'.join(f['refs'])}"]
@@ -158,7 +175,7 @@ def render_text(d: Decision) -> str:
             parts.append(f"{t['percent_elapsed']}%")
         if t.get("current_step"):
             parts.append(f"当前环节 {t['current_step']}")
-        lines = [" · ".join(parts) + f"  依据 {t['ref']}"]
+        lines = [" · ".join(parts) + f"  依据 {t['ref']}", *words([t["ref"]])]
         for step in t.get("steps", []):
             if step["status"] != "pending":
                 late = f" 超期 {step['overdue']['text']}" if step.get("overdue") else ""
@@ -180,7 +197,7 @@ def render_text(d: Decision) -> str:
             line += f"；呈核 {chain}"
         if a.get("row"):
             line += f"  [{a['table']} 第 {a['row']} 行]"
-        lines = [line + f"  依据 {a['ref']}"]
+        lines = [line + f"  依据 {a['ref']}", *words([a["ref"]])]
         if "within_authority" in a:
             verdict = "在核决权限内 within authority" if a["within_authority"] else "超越核决权限 BEYOND AUTHORITY"
             lines.append(f"    实际 {a['actual_label']} ({a['actual']}): {verdict}")
