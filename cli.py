@@ -62,7 +62,12 @@ def command(fn: Callable[..., Any]) -> click.Command:
     callback=lambda _c, _p, v: check_date(v),
     help="the date to measure calendar data against (default: today's date); warns calendar-ends-soon",
 )
-def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool, today: date | None) -> None:
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="warnings fail too (exit 1); acknowledge an accepted one in the pack (acknowledge: {code: reason})",
+)
+def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool, today: date | None, strict: bool) -> None:
     """Check packs: YAML, schema, expressions and references; print every problem."""
     import json
 
@@ -75,22 +80,26 @@ def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool, today: date
         if explain_origin:
             for section, name, loc in origins(load_pack(ref)):
                 click.echo(f"{section}{'[' + name + ']' if name else ''}\t{loc}")
+        accepted = 0
         try:
             result = engine.compile_pack(ref)
             diags = result.diagnostics
             if result.policy is not None:
                 # The only clock-dependent check, so it lives here and not in the (pure) compiler.
-                diags = diags + ends_soon(result.policy, today or date.today())
+                diags = diags + result.accept(ends_soon(result.policy, today or date.today()))
+            accepted = len(result.acknowledged)
         except ZhiduError as exc:
             diags = exc.diagnostics or [Diagnostic(Location(ref), "error", str(exc))]
-        failed = failed or any(d.severity == "error" for d in diags)
+        failed = failed or any(d.severity == "error" or strict for d in diags)
         report.extend(diags)
         if fmt == "text":
             for d in diags:
                 click.echo(("warning: " if d.severity == "warning" else "") + str(d), err=d.severity == "error")
             if not any(d.severity == "error" for d in diags):
-                count = f"{len(diags)} warning{'s' if len(diags) != 1 else ''}"
-                click.echo(f"{ref}: ok" + (f" ({count})" if diags else ""))
+                notes = [f"{len(diags)} warning{'s' if len(diags) != 1 else ''}"] if diags else []
+                notes += [f"{accepted} acknowledged"] if accepted else []
+                verdict = "FAILED (--strict: warnings fail)" if strict and diags else "ok"
+                click.echo(f"{ref}: {verdict}" + (f" ({', '.join(notes)})" if notes else ""), err=verdict != "ok")
     if fmt == "json":
         click.echo(json.dumps([d.to_dict() for d in report], ensure_ascii=False, indent=2))
     sys.exit(1 if failed else 0)
