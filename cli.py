@@ -203,12 +203,19 @@ def evaluate(
 @command
 @click.argument("pack")
 @click.argument("clause", required=False)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "md"]),
+    default="text",
+    show_default=True,
+    help="md: the clause map table for the pack README",
+)
 def explain(pack: str, clause: str | None, fmt: str) -> None:
     """Show a clause's words and everything in PACK that encodes it (without CLAUSE: every clause)."""
     import json
 
-    from engine.clauses import encodings
+    from engine.clauses import clause_map, encodings
     from engine.errors import did_you_mean
     from engine.loader import load_pack
 
@@ -217,6 +224,9 @@ def explain(pack: str, clause: str | None, fmt: str) -> None:
     if clause is not None and clause not in policy.clauses:
         hint = did_you_mean(clause, policy.clauses)
         raise click.BadParameter(f"'{clause}' is not a clause of {policy.id}{hint}", param_hint="CLAUSE")
+    if fmt == "md":
+        click.echo(clause_map(policy.clauses if clause is None else {clause: policy.clauses[clause]}, raw))
+        return
     chosen = [clause] if clause is not None else list(policy.clauses)
     report = []
     for cid in chosen:
