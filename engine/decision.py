@@ -160,7 +160,14 @@ def render_text(d: Decision) -> str:
                 out.append(f"    {e['kind']} {e['id']}")
         return out
 
-    status_zh = {"pending": "未开始", "running": "进行中", "paused": "暂停", "met": "按时完成", "breached": "已超期"}
+    status_zh = {
+        "pending": "未开始",
+        "running": "进行中",
+        "paused": "暂停",
+        "met": "按时完成",
+        "breached": "已超期",
+        "closed": "已结案",
+    }
 
     def clock(t: dict[str, Any]) -> list[str]:
         state = f"{status_zh.get(t['status'], t['status'])} {t['status']}"
