@@ -15,6 +15,7 @@ from .errors import CaseError, Diagnostic, EvaluationError, Location
 from .expr.pyeval import MISSING
 from .facts import DATETIME_PATTERN, MAX_YEAR, MIN_YEAR, parse_datetime
 from .forms import enrich as enrich_forms
+from .penalties import PenaltyInputError
 from .penalty_section import PenaltyResult
 from .penalty_section import compute as compute_penalties
 from .sla import SlaResult
@@ -64,7 +65,14 @@ def evaluate_case(
     strict_calendar: bool = False,
 ) -> Decision:
     facts, case_id, moment = prepare_case(policy, case, now, smap=smap, filename=filename)
-    decision = decide(policy, facts, case_id, moment, engine=engine)
+    try:
+        decision = decide(policy, facts, case_id, moment, engine=engine)
+    except PenaltyInputError as exc:
+        if not exc.path:
+            raise
+        # Point at the record in the case file: file:line:col and its JSON path.
+        where = (smap or SourceMap()).location(exc.path, default_file=filename)
+        raise PenaltyInputError([Diagnostic(where, exc.code, str(exc))]) from None
     if strict_calendar:
         refuse_uncovered(decision)
     return decision
