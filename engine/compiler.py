@@ -25,6 +25,7 @@ from .expr import ExprError, Scope, check, ir, parse
 from .expr.pyeval import MISSING, Compiled, compile_expr
 from .facts import MAX_MAGNITUDE, FactSpec, Label, build_spec, parse_datetime
 from .forms import compile_forms
+from .inherit_lint import lint_extended_enums
 from .loader import RawPack, load_pack
 from .penalty_section import compile_penalties
 from .policy import Action, CompiledRule, FindingSpec, Policy
@@ -189,6 +190,7 @@ class _Compiler:
         penalties = compile_penalties(self)
         forms_spec = compile_forms(self)
         clauses = compile_clauses(self)
+        lint_extended_enums(self)
         rules = self._layer(rules + self.probes, findings)
         effective = self._effective_from()
         diags, accepted = apply_acknowledgements(sort_diagnostics(self.diags), acks)

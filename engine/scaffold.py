@@ -28,9 +28,12 @@ extends: {extends}
 # rules:
 #   - id: my-extra-rule
 #     label: {{zh: 本公司补充规定, en: Our own rule}}
-#     ref: "本公司补充规定 1"
+#     ref: "本公司补充规定 1"          # a clause id: declare its words under clauses (below)
 #     when: loss_amount > 100000
 #     then: {{warnings: ["大额损失须报总经理"]}}
+#
+# clauses:
+#   本公司补充规定 1: {{title: 本公司补充规定, article: "1", text: "大额损失须报总经理核决。"}}
 """
 
 README_TEMPLATE = """\
