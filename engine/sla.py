@@ -335,8 +335,16 @@ def _days(d: Duration) -> Decimal | None:
     return None
 
 
+def _unit(d: Duration) -> str:
+    """Working days, or calendar time (days, hours, months)."""
+    return WORKING_DAYS if d.kind == WORKING_DAYS else CALENDAR
+
+
 def _lint_budgets(c: _Compiler, path: tuple[object, ...], route: Route, timer: Timer) -> None:
-    """Route budgets adding up past the goal they sit in: a working day is at least a calendar day."""
+    """Route budgets adding up past the goal they sit in, compared like with like: working days with working
+    days, calendar time with calendar time. Working-day budgets under a calendar-day goal are over when their
+    count alone exceeds it (a working day spans at least a calendar day); otherwise a holiday can still make
+    them overrun, which is reported as route-units-differ."""
     conditions = {o.when for s in route.steps for o in s.budgets if o.when} | {o.when for o in timer.goals if o.when}
 
     def pick(options: tuple[Option, ...], cond: str | None) -> Duration | None:
@@ -355,12 +363,21 @@ def _lint_budgets(c: _Compiler, path: tuple[object, ...], route: Route, timer: T
         if goal_days is None or any(t is None for t in total):
             continue
         budget = sum(t for t in total if t is not None)
-        if budget > goal_days:
-            where = f"when {cond}" if cond else "by default"
+        where = f"when {cond}" if cond else "by default"
+        units = {_unit(p) for p in parts if p is not None}
+        if budget > goal_days and (units == {_unit(goal)} or units == {WORKING_DAYS}):
             c.warn(
                 path + ("steps",),
                 "route-over-goal",
                 f"route '{route.id}' budgets add up to {budget.normalize()} days {where}, past the goal {goal} of timer '{timer.id}'",
+            )
+        elif units != {_unit(goal)}:
+            c.warn(
+                path + ("steps",),
+                "route-units-differ",
+                f"route '{route.id}' budgets ({budget.normalize()} days {where}) and the goal {goal} of timer "
+                f"'{timer.id}' count days differently (working vs calendar days): across a holiday the route can "
+                "overrun the goal. Read both the same way",
             )
 
 
