@@ -57,4 +57,4 @@ def test_case_vocabulary_lists_the_facts_the_packs_declare():
 
 def test_adopting_gives_the_reviewed_update_workflow():
     text = (DOC.parent / "adopting.md").read_text(encoding="utf-8")
-    assert "zhidu test" in text and "--update" in text and "review" in text
+    assert "zhidu test" in text and "Review each failure" in text and "Never re-record" in text
