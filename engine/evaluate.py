@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .authority import AuthorityResult
 from .authority import compute as compute_authority
-from .clauses import cited, split_ref
+from .clauses import refs_of, split_ref, words
 from .decision import Decision, jsonable
 from .errors import CaseError, Diagnostic, EvaluationError, Location
 from .expr.pyeval import MISSING
@@ -274,7 +274,15 @@ def _build(
         )
     # A rule whose every effect a higher priority overrode changed nothing: shown on request only.
     brief = [t for t in trace if not t["effects"] or any(e.get("outcome") != "overridden" for e in t["effects"])]
-    sections = [findings, sla.timers, approvals.approvals, penalties.penalties, form_list, list(actions.values())]
+    parts = {
+        "findings": findings,
+        "timers": sla.timers,
+        "approvals": approvals.approvals,
+        "penalties": penalties.penalties,
+        "forms": form_list,
+        "actions": list(actions.values()),
+    }
+    cited = refs_of(parts)
     return Decision(
         policy={"id": policy.id, "version": policy.version},
         case_id=case_id,
@@ -287,15 +295,10 @@ def _build(
         actions=list(actions.values()),
         trace=brief,
         warnings=warnings,
-        clauses=_words(policy, sections + [brief]),
+        clauses=words(policy.clauses, cited + [t["ref"] for t in brief]),
         full_trace=trace,
-        full_clauses=_words(policy, sections + [trace]),
+        full_clauses=words(policy.clauses, cited + [t["ref"] for t in trace]),
     )
-
-
-def _words(policy: Policy, sections: list[Any]) -> dict[str, dict[str, str]]:
-    """The declared words of each clause the sections cite (a ref a pack does not declare has none)."""
-    return {cid: policy.clauses[cid].to_dict() for cid in cited(sections) if cid in policy.clauses}
 
 
 def _apply(
