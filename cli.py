@@ -106,8 +106,15 @@ def command(fn: Callable[..., Any]) -> click.Command:
     callback=lambda _c, _p, v: check_date(v),
     help="the date to measure calendar data against (default: today's date); warns calendar-ends-soon",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="warnings fail too (exit 1); acknowledge an accepted one in the pack (acknowledge: {code: reason})",
+)
 @cache_option
-def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool, today: date | None, no_cache: bool) -> None:
+def validate(
+    packs: tuple[str, ...], fmt: str, explain_origin: bool, today: date | None, strict: bool, no_cache: bool
+) -> None:
     """Check packs: YAML, schema, expressions and references; print every problem."""
     import json
 
@@ -120,23 +127,27 @@ def validate(packs: tuple[str, ...], fmt: str, explain_origin: bool, today: date
         if explain_origin:
             for section, name, loc in origins(load_pack(ref)):
                 click.echo(f"{section}{'[' + name + ']' if name else ''}\t{loc}")
+        accepted = 0
         try:
             with pack_cache_for(no_cache):
                 result = engine.compile_pack(ref)
             diags = result.diagnostics
             if result.policy is not None:
                 # The only clock-dependent check, so it lives here and not in the (pure) compiler.
-                diags = diags + ends_soon(result.policy, today or date.today())
+                diags = diags + result.accept(ends_soon(result.policy, today or date.today()))
+            accepted = len(result.acknowledged)
         except ZhiduError as exc:
             diags = exc.diagnostics or [Diagnostic(Location(ref), "error", str(exc))]
-        failed = failed or any(d.severity == "error" for d in diags)
+        failed = failed or any(d.severity == "error" or strict for d in diags)
         report.extend(diags)
         if fmt == "text":
             for d in diags:
                 click.echo(("warning: " if d.severity == "warning" else "") + str(d), err=d.severity == "error")
             if not any(d.severity == "error" for d in diags):
-                count = f"{len(diags)} warning{'s' if len(diags) != 1 else ''}"
-                click.echo(f"{ref}: ok" + (f" ({count})" if diags else ""))
+                notes = [f"{len(diags)} warning{'s' if len(diags) != 1 else ''}"] if diags else []
+                notes += [f"{accepted} acknowledged"] if accepted else []
+                verdict = "FAILED (--strict: warnings fail)" if strict and diags else "ok"
+                click.echo(f"{ref}: {verdict}" + (f" ({', '.join(notes)})" if notes else ""), err=verdict != "ok")
     if fmt == "json":
         click.echo(json.dumps([d.to_dict() for d in report], ensure_ascii=False, indent=2))
     sys.exit(1 if failed else 0)
@@ -244,9 +255,24 @@ def read_stdin_case() -> tuple[str | None, list[Diagnostic]]:
     help="refuse the decision (exit 4) when a timer needs a year no calendar data covers, "
     "instead of reporting that timer unknown with a warning",
 )
+@click.option(
+    "--trace",
+    "trace_mode",
+    type=click.Choice(["brief", "full"]),
+    default="brief",
+    show_default=True,
+    help="full: keep in the trace the rules a higher priority overrode",
+)
 @cache_option
 def evaluate(
-    pack: str, case: str, now: str | None, fmt: str, engine_name: str, strict_calendar: bool, no_cache: bool
+    pack: str,
+    case: str,
+    now: str | None,
+    fmt: str,
+    engine_name: str,
+    strict_calendar: bool,
+    trace_mode: str,
+    no_cache: bool,
 ) -> None:
     """Evaluate CASE (YAML/JSON file, or - for JSON on stdin) against PACK."""
     policy = load_policy_cached(pack, no_cache)
@@ -260,7 +286,54 @@ def evaluate(
     decision = _engine("evaluate").evaluate_case(
         policy, data, moment, engine=engine_name, smap=smap, filename=name, strict_calendar=strict_calendar
     )
+    if trace_mode == "full":
+        decision = decision.with_full_trace()
     click.echo(decision.to_json() if fmt == "json" else decision.to_text(), nl=fmt == "json")
+
+
+@command
+@click.argument("pack")
+@click.argument("clause", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "md"]),
+    default="text",
+    show_default=True,
+    help="md: the clause map table for the pack README",
+)
+def explain(pack: str, clause: str | None, fmt: str) -> None:
+    """Show a clause's words and everything in PACK that encodes it (without CLAUSE: every clause)."""
+    import json
+
+    clause_map, encodings = _engine("clauses").clause_map, _engine("clauses").encodings
+    did_you_mean, load_pack = _engine("errors").did_you_mean, _engine("loader").load_pack
+
+    policy = engine.load_policy(pack)
+    raw = load_pack(pack)
+    if clause is not None and clause not in policy.clauses:
+        hint = did_you_mean(clause, policy.clauses)
+        raise click.BadParameter(f"'{clause}' is not a clause of {policy.id}{hint}", param_hint="CLAUSE")
+    if fmt == "md":
+        click.echo(clause_map(policy.clauses if clause is None else {clause: policy.clauses[clause]}, raw))
+        return
+    chosen = [clause] if clause is not None else list(policy.clauses)
+    report = []
+    for cid in chosen:
+        words = policy.clauses[cid]
+        uses = encodings(raw, cid)
+        report.append({"id": cid, **words.to_dict(), "encoded_by": [{"item": i, "at": str(loc)} for i, loc in uses]})
+    if fmt == "json":
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    for entry in report:
+        click.echo(f"{entry['id']}  〔{entry['title']} {entry['article']}〕")
+        for line in entry["text"].splitlines():
+            click.echo(f"    {line}")
+        if not entry["encoded_by"]:
+            click.echo("  encoded by: nothing (not encoded; see the pack README)")
+        for use in entry["encoded_by"]:
+            click.echo(f"  encoded by {use['item']}  {use['at']}")
 
 
 @command

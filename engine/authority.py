@@ -233,6 +233,7 @@ def _entries(c: _Compiler, tables: dict[str, Table]) -> list[Authority]:
             if isinstance(spec.get("actual"), str)
             else None
         )
+        _actual_values_are_roles(c, path + ("actual",), spec.get("actual"))
         effects = spec.get("on_exceeded")
         out.append(
             Authority(
@@ -306,7 +307,17 @@ def compute(
         if row.ref:
             entry["row_ref"] = row.ref
         actual = a.actual(env) if a.actual else MISSING
-        if actual is not MISSING and approver:
+        if actual is not MISSING and approver and actual not in policy.roles:
+            # A free-text fact naming someone the pack does not know: say so instead of guessing.
+            hint = did_you_mean(str(actual), policy.roles)
+            out.warnings.append(
+                {
+                    "code": "unknown-role",
+                    "message": f"{a.label.zh}: '{actual}' is not a role of this pack{hint}; authority not checked",
+                    "ref": a.ref,
+                }
+            )
+        elif actual is not MISSING and approver:
             within = _within(spec, chain, approver, actual)
             entry.update({"actual": actual, "actual_label": policy.role_label(actual), "within_authority": within})
             if not within:
@@ -321,6 +332,18 @@ def compute(
                     out.effects.append((f"authority:{a.id}", a.ref, a.on_exceeded))
         out.approvals.append(entry)
     return out
+
+
+def _actual_values_are_roles(c: _Compiler, path: tuple[object, ...], fact: Any) -> None:
+    """Who really approved is compared with roles: an enum value that is no role could never be judged."""
+    spec = next((f for f in c.facts if f.name == fact), None)
+    for value in (spec.type.values or ()) if spec is not None else ():
+        if value not in c.roles:
+            c.error(
+                path,
+                "unknown-role",
+                f"fact '{fact}' has the value '{value}', which is not a role{did_you_mean(value, c.roles)}",
+            )
 
 
 def _within(spec: AuthoritySpec, chain: list[str], approver: str, actual: str) -> bool:

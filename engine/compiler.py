@@ -15,14 +15,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
 
+from .annotations import Acknowledgement, Placeholder, apply_acknowledgements, take_annotations, unused
 from .authority import compile_authority
 from .bundled import load_schema
+from .clauses import compile_clauses
 from .computed import Computed, assignable, expression_offset, expression_text
 from .errors import Diagnostic, Location, PolicyError, did_you_mean, sort_diagnostics
 from .expr import ExprError, Scope, check, ir, parse
 from .expr.pyeval import MISSING, Compiled, compile_expr
 from .facts import MAX_MAGNITUDE, FactSpec, Label, build_spec, parse_datetime
 from .forms import compile_forms
+from .inherit_lint import lint_extended_enums
 from .loader import RawPack, load_pack
 from .penalty_section import compile_penalties
 from .policy import Action, CompiledRule, FindingSpec, Policy
@@ -45,6 +48,15 @@ class Compilation:
 
     policy: Policy | None
     diagnostics: list[Diagnostic]
+    acknowledgements: list[Acknowledgement] = dataclasses.field(default_factory=list)
+    acknowledged: list[Diagnostic] = dataclasses.field(default_factory=list)
+    placeholders: list[Placeholder] = dataclasses.field(default_factory=list)
+
+    def accept(self, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+        """Diagnostics found outside the compiler (e.g. clock-dependent ones) less those the pack acknowledges."""
+        shown, accepted = apply_acknowledgements(diagnostics, self.acknowledgements)
+        self.acknowledged.extend(accepted)
+        return shown
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -165,6 +177,19 @@ class _Compiler:
 
     # -- stages --------------------------------------------------------------------------------
     def run(self) -> Compilation:
+        acks, holders, problems = take_annotations(self.data, self.smap, self.main_file)
+        self.diags.extend(problems)
+        for h in holders:
+            self.diags.append(
+                Diagnostic(
+                    h.location,
+                    "placeholder",
+                    f"'{h.name}' = {h.shown} is a placeholder, not the regulation's value"
+                    + (f" ({h.reason})" if h.reason else "")
+                    + ": write your company's value in place of the placeholder mapping",
+                    "warning",
+                )
+            )
         if self.data:
             validator = jsonschema.Draft202012Validator(policy_schema())
             self.diags.extend(schema_diagnostics(validator, self.data, self.smap, self.main_file))
@@ -199,11 +224,15 @@ class _Compiler:
                     )
         penalties = compile_penalties(self)
         forms_spec = compile_forms(self)
+        clauses = compile_clauses(self)
+        lint_extended_enums(self)
         rules = self._layer(rules + self.probes, findings)
         effective = self._effective_from()
-        diags = sort_diagnostics(self.diags)
+        diags, accepted = apply_acknowledgements(sort_diagnostics(self.diags), acks)
+        diags = sort_diagnostics(diags + unused(acks, accepted))
+        extra = {"acknowledgements": acks, "acknowledged": accepted, "placeholders": holders}
         if any(d.severity == "error" for d in diags) or not self.data:
-            return Compilation(None, diags)
+            return Compilation(None, diags, **extra)
         policy = Policy(
             id=self.data["id"],
             version=str(self.data["version"]),
@@ -219,10 +248,11 @@ class _Compiler:
             authority=authority,
             penalties=penalties,
             forms_spec=forms_spec,
+            clauses=clauses,
             root=self.raw.root,
             files=tuple(self.raw.files),
         )
-        return Compilation(policy, diags)
+        return Compilation(policy, diags, **extra)
 
     def _first_calendar(self) -> Any:
         """The pack's first calendar, for working_days_between (its problems are reported by the SLA stage)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -11,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .bundled import load_schema
+from .clauses import split_ref
 
 SECTIONS = ("findings", "timers", "approvals", "penalties", "forms", "actions", "trace", "warnings")
 
@@ -58,19 +60,29 @@ class Decision:
     actions: list[dict[str, Any]] = field(default_factory=list)
     trace: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    # The words of every clause the decision cites, once: clause id → {title, article, text}.
+    clauses: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The trace with rules whose every effect a higher priority overrode, and the clauses it cites
+    # (shown on request: `with_full_trace()`, CLI `--trace full`).
+    full_trace: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
+    full_clauses: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def with_full_trace(self) -> Decision:
+        """This decision with overridden rules kept in the trace."""
+        return dataclasses.replace(self, trace=self.full_trace, clauses=self.full_clauses)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"policy": dict(self.policy), "case_id": self.case_id, "evaluated_at": self.evaluated_at}
         for name in SECTIONS:
             out[name] = _copy(getattr(self, name))
+        out["clauses"] = _copy(self.clauses)
         return out
 
     def to_json(self, indent: int | None = 2) -> str:
         # The sections hold JSON values only (built with `jsonable`): dump them as they are.
         head = {"policy": self.policy, "case_id": self.case_id, "evaluated_at": self.evaluated_at}
-        return json.dumps(
-            {**head, **{name: getattr(self, name) for name in SECTIONS}}, ensure_ascii=False, indent=indent
-        )
+        body = {name: getattr(self, name) for name in SECTIONS}
+        return json.dumps({**head, **body, "clauses": self.clauses}, ensure_ascii=False, indent=indent)
 
     def finding(self, fid: str) -> Any:
         """The value of a finding, or None when it was not set; `refund.amount` reads a dotted finding."""
@@ -113,6 +125,17 @@ def render_text(d: Decision) -> str:
             return "是 (true)" if value else "否 (false)"
         return str(value)
 
+    def words(refs: list[str]) -> list[str]:
+        """The regulation's own words under an item, one block per clause it cites."""
+        out: list[str] = []
+        for ref in refs:
+            for cid in split_ref(ref):
+                clause = d.clauses.get(cid)
+                if clause:
+                    out.append(f"    〔{clause['title']} {clause['article']}〕")
+                    out.extend("      " + line for line in clause["text"].splitlines() if line.strip())
+        return out
+
     def finding(f: dict[str, Any]) -> list[str]:
         value = f.get("value_label") or show(f["value"])
         if isinstance(value, list):
@@ -120,11 +143,15 @@ def render_text(d: Decision) -> str:
         raw = "" if f.get("value_label") is None else f" [{f['value']}]"
         why = ", ".join(f"{r}" for r in f.get("rules", [])) or "default"
         refs = "；".join(f.get("refs", []))
-        return [f"{f['label']} ({f['id']}): {value}{raw}  ← {why}" + (f"  依据 {refs}" if refs else "")]
+        line = f"{f['label']} ({f['id']}): {value}{raw}  ← {why}" + (f"  依据 {refs}" if refs else "")
+        return [line, *words(f.get("refs", []))]
 
     def action(a: dict[str, Any]) -> list[str]:
         to = f" → {a['to_label']} ({a['to']})" if a.get("to") else ""
-        return [f"{a['label']} ({a['id']}){to}  ← {', '.join(a['rules'])}  依据 {'；'.join(a['refs'])}"]
+        return [
+            f"{a['label']} ({a['id']}){to}  ← {', '.join(a['rules'])}  依据 {'；'.join(a['refs'])}",
+            *words(a["refs"]),
+        ]
 
     def form(f: dict[str, Any]) -> list[str]:
         return [f"{f['label']} ({f['id']})  ← {', '.join(f['rules'])}  依据 {'；'.join(f['refs'])}"]
@@ -139,7 +166,14 @@ def render_text(d: Decision) -> str:
                 out.append(f"    {e['kind']} {e['id']}")
         return out
 
-    status_zh = {"pending": "未开始", "running": "进行中", "paused": "暂停", "met": "按时完成", "breached": "已超期"}
+    status_zh = {
+        "pending": "未开始",
+        "running": "进行中",
+        "paused": "暂停",
+        "met": "按时完成",
+        "breached": "已超期",
+        "closed": "已结案",
+    }
 
     def clock(t: dict[str, Any]) -> list[str]:
         state = f"{status_zh.get(t['status'], t['status'])} {t['status']}"
@@ -154,7 +188,7 @@ def render_text(d: Decision) -> str:
             parts.append(f"{t['percent_elapsed']}%")
         if t.get("current_step"):
             parts.append(f"当前环节 {t['current_step']}")
-        lines = [" · ".join(parts) + f"  依据 {t['ref']}"]
+        lines = [" · ".join(parts) + f"  依据 {t['ref']}", *words([t["ref"]])]
         for step in t.get("steps", []):
             if step["status"] != "pending":
                 late = f" 超期 {step['overdue']['text']}" if step.get("overdue") else ""
@@ -176,7 +210,7 @@ def render_text(d: Decision) -> str:
             line += f"；呈核 {chain}"
         if a.get("row"):
             line += f"  [{a['table']} 第 {a['row']} 行]"
-        lines = [line + f"  依据 {a['ref']}"]
+        lines = [line + f"  依据 {a['ref']}", *words([a["ref"]])]
         if "within_authority" in a:
             verdict = "在核决权限内 within authority" if a["within_authority"] else "超越核决权限 BEYOND AUTHORITY"
             lines.append(f"    实际 {a['actual_label']} ({a['actual']}): {verdict}")

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from .authority import AuthorityResult
 from .authority import compute as compute_authority
+from .clauses import refs_of, split_ref, words
 from .computed import Computed, finish
 from .decision import Decision, jsonable
 from .errors import CaseError, Diagnostic, EvaluationError, Location
 from .expr.pyeval import MISSING, Env
 from .facts import DATETIME_PATTERN, MAX_YEAR, MIN_YEAR, parse_datetime
 from .forms import enrich as enrich_forms
+from .penalties import PenaltyInputError
 from .penalty_section import PenaltyResult
 from .penalty_section import compute as compute_penalties
 from .sla import SlaResult
@@ -73,7 +75,14 @@ def evaluate_case(
     strict_calendar: bool = False,
 ) -> Decision:
     facts, case_id, moment = prepare_case(policy, case, now, smap=smap, filename=filename)
-    decision = decide(policy, facts, case_id, moment, engine=engine)
+    try:
+        decision = decide(policy, facts, case_id, moment, engine=engine)
+    except PenaltyInputError as exc:
+        if not exc.path:
+            raise
+        # Point at the record in the case file: file:line:col and its JSON path.
+        where = (smap or SourceMap()).location(exc.path, default_file=filename)
+        raise PenaltyInputError([Diagnostic(where, exc.code, str(exc))]) from None
     if strict_calendar:
         refuse_uncovered(decision)
     return decision
@@ -339,6 +348,7 @@ def _build(
                 "rule": r.id,
                 "label": r.label.zh,
                 "ref": r.ref,
+                "clauses": list(split_ref(r.ref)),
                 "priority": r.priority,
                 "layer": r.layer,
                 "effects": effects,
@@ -350,7 +360,15 @@ def _build(
         label = labels.get(source, source)
         applied = _apply(policy, actions, forms, source, ref, extra.actions, extra.forms)
         trace.append(
-            {"rule": source, "label": label, "ref": ref, "priority": 0, "layer": len(policy.layers), "effects": applied}
+            {
+                "rule": source,
+                "label": label,
+                "ref": ref,
+                "clauses": list(split_ref(ref)),
+                "priority": 0,
+                "layer": len(policy.layers),
+                "effects": applied,
+            }
         )
     warnings.extend(sla.warnings)
     warnings.extend(approvals.warnings)
@@ -365,6 +383,17 @@ def _build(
                 "message": f"本制度自 {policy.effective_from.isoformat()} 起施行 (the policy takes effect on that date)",
             },
         )
+    # A rule whose every effect a higher priority overrode changed nothing: shown on request only.
+    brief = [t for t in trace if not t["effects"] or any(e.get("outcome") != "overridden" for e in t["effects"])]
+    parts = {
+        "findings": findings,
+        "timers": sla.timers,
+        "approvals": approvals.approvals,
+        "penalties": penalties.penalties,
+        "forms": form_list,
+        "actions": list(actions.values()),
+    }
+    cited = refs_of(parts)
     return Decision(
         policy={"id": policy.id, "version": policy.version},
         case_id=case_id,
@@ -375,8 +404,11 @@ def _build(
         penalties=penalties.penalties,
         forms=form_list,
         actions=list(actions.values()),
-        trace=trace,
+        trace=brief,
         warnings=warnings,
+        clauses=words(policy.clauses, cited + [t["ref"] for t in brief]),
+        full_trace=trace,
+        full_clauses=words(policy.clauses, cited + [t["ref"] for t in trace]),
     )
 
 

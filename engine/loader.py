@@ -14,7 +14,7 @@ from .source import SourceMap, read_document
 POLICY_FILE = "policy.yaml"
 LIST_SECTIONS = ("rules", "timers", "routes", "duties", "tables", "authority")
 SINGLE_SECTIONS = ("penalties",)
-MAP_SECTIONS = ("facts", "findings", "roles", "forms", "calendars")
+MAP_SECTIONS = ("facts", "findings", "roles", "forms", "calendars", "clauses")
 
 
 @dataclass
@@ -26,6 +26,10 @@ class RawPack:
     smap: SourceMap
     files: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # For packs that extend another: (section, id) of the entries taken unchanged from the base, and the
+    # enum facts the child redeclares with more values (fact, added values).
+    inherited: set[tuple[str, str]] = field(default_factory=set)
+    extended_enums: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
 
 def bundled_root() -> Path:
@@ -251,7 +255,25 @@ def merge_packs(base: RawPack, child: RawPack) -> RawPack:
             if (key,) in top.smap.keys:
                 out.smap.keys[(key,)] = top.smap.keys[(key,)]
     out.data["extends"] = child.data.get("extends")
+    for key in ID_LISTS:
+        child_ids = {i.get("id") for i in child.data.get(key) or [] if isinstance(i, dict)}
+        for item in out.data.get(key) or []:
+            if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"] not in child_ids:
+                out.inherited.add((key, item["id"]))
+    out.inherited |= base.inherited
+    base_facts, child_facts = base.data.get("facts") or {}, child.data.get("facts") or {}
+    for name, spec in child_facts.items() if isinstance(child_facts, dict) else ():
+        old = base_facts.get(name) if isinstance(base_facts, dict) else None
+        old_values = _enum_values(old)
+        added = tuple(v for v in _enum_values(spec) if v not in old_values)
+        if old_values and added:
+            out.extended_enums.append((name, added))
     return out
+
+
+def _enum_values(spec: Any) -> list[str]:
+    values = spec.get("values") if isinstance(spec, dict) and spec.get("type") == "enum" else None
+    return [str(v) for v in values] if isinstance(values, dict | list) else []
 
 
 CALENDAR_ADDITIVE = ("closures", "extra_workdays")

@@ -6,9 +6,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
+from math import lcm
 from typing import Any
 
-from .errors import EvaluationError, did_you_mean
+from .errors import Diagnostic, EvaluationError, did_you_mean
 from .money import MoneyError, Number, cap_money, format_money, format_number, round_money, split, to_decimal, to_money
 
 ZERO = Decimal("0.00")
@@ -19,9 +21,15 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 class PenaltyInputError(EvaluationError):
-    """Penalty inputs are inconsistent (ratios not summing to 100 %, unknown person, float amount, ...)."""
+    """Penalty inputs are inconsistent (ratios not summing to 100 %, unknown person, float amount, ...).
+
+    `path` is where in the case the faulty input is (("facts", "admin_penalties", 1)), when known."""
 
     default_code = "penalty-input"
+
+    def __init__(self, message: str | list[Diagnostic], path: tuple[object, ...] = ()):
+        super().__init__(message)
+        self.path = path
 
 
 def _money(value: Number, what: str) -> Decimal:
@@ -235,7 +243,60 @@ class Responsibility:
     department: str | None = None
     person_id: str | None = None
     unit: str | None = None
-    percent: Decimal = HUNDRED
+    percent: Number | None = None
+    # Instead of percent: an exact fraction ("1/3") or "equal" (an equal part of what the others leave).
+    share: str | None = None
+
+
+_FRACTION = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def shares(case_id: str, responsibilities: Sequence[Responsibility]) -> list[Fraction]:
+    """Each party's exact part of the loss (parts sum to exactly 1).
+
+    A party gives a percent, a fraction ("1/3") or "equal"; a party giving nothing counts as "equal". The
+    "equal" parties split equally what the others leave, so three "equal" parties each bear exactly 1/3."""
+    fixed: list[Fraction | None] = []
+    for i, r in enumerate(responsibilities):
+        what = f"case {case_id}: responsibility {i + 1}"
+        if r.share is not None and r.percent is not None:
+            raise PenaltyInputError(f"{what}: give percent or share, not both")
+        if r.percent is not None:
+            fixed.append(Fraction(_quantity(r.percent, f"{what} percent")) / 100)
+        elif r.share is None or r.share.strip() == "equal":
+            fixed.append(None)
+        else:
+            m = _FRACTION.match(r.share)
+            if not m or int(m.group(2)) == 0:
+                raise PenaltyInputError(f"{what}: share {r.share!r} is not a fraction like 1/3 or 'equal'")
+            fixed.append(Fraction(int(m.group(1)), int(m.group(2))))
+    given = sum((f for f in fixed if f is not None), Fraction(0))
+    equal = sum(1 for f in fixed if f is None)
+    if equal:
+        if given >= 1:
+            raise PenaltyInputError(
+                f"case {case_id}: the given shares already make {_share_text(given)}; nothing is left to share equally"
+            )
+        each = (1 - given) / equal
+        fixed = [each if f is None else f for f in fixed]
+    parts = [f for f in fixed if f is not None]
+    if any(p == 0 for p in parts):
+        raise PenaltyInputError(f"case {case_id}: a responsibility share is zero")
+    total = sum(parts, Fraction(0))
+    if total != 1:
+        raise PenaltyInputError(
+            f"case {case_id}: responsibility shares sum to {_share_text(total)}, not 100% "
+            f"({' + '.join(_share_text(p) for p in parts)})"
+        )
+    return parts
+
+
+def _share_text(part: Fraction) -> str:
+    """A share as people write it: 40% when that is exact to 0.01 %, else the fraction (1/3)."""
+    percent = part * 100
+    if (percent * 100).denominator == 1:
+        return f"{format_number(Decimal(percent.numerator) / Decimal(percent.denominator))}%"
+    return f"{part.numerator}/{part.denominator}"
 
 
 @dataclass(frozen=True)
@@ -375,17 +436,11 @@ def allocate(
     amount = _money(loss, f"case {case_id}: loss")
     if not responsibilities:
         raise PenaltyInputError(f"case {case_id}: no responsible party given")
-    percents = [_quantity(r.percent, f"case {case_id}: responsibility percent") for r in responsibilities]
-    if any(p == 0 for p in percents):
-        raise PenaltyInputError(f"case {case_id}: a responsibility percent is zero")
-    total = sum(percents, Decimal(0))
-    if total != HUNDRED:
-        raise PenaltyInputError(
-            f"case {case_id}: responsibility percentages sum to {format_number(total)}%, not 100% "
-            f"({' + '.join(format_number(p) for p in percents)})"
-        )
+    parts = shares(case_id, responsibilities)
+    # Whole-number weights with the parts' proportions, for the exact largest-remainder split.
+    common = lcm(*(p.denominator for p in parts))
     index = _people_index(people)
-    shares = split(amount, percents)
+    amounts = split(amount, [int(p * common) for p in parts])
     joint = len(responsibilities) > 1
     owed: dict[str, Decimal] = {}
     bases: dict[str, list[str]] = {}
@@ -394,11 +449,11 @@ def allocate(
         owed[pid] = owed.get(pid, ZERO) + part
         bases.setdefault(pid, []).append(text)
 
-    for r, pct, share in zip(responsibilities, percents, shares, strict=True):
+    for r, part, share in zip(responsibilities, parts, amounts, strict=True):
         target, members, label, note = _resolve(case_id, r, index, people, attribution)
         if joint:
-            pct_text = format_number(pct)
-            head = f"共同过失 {pct_text}%：损失 {format_money(amount)} × {pct_text}% = {format_money(share)}"
+            text = _share_text(part)
+            head = f"共同过失 {text}：损失 {format_money(amount)} × {text} = {format_money(share)}"
         else:
             head = f"损失 {format_money(amount)}"
         if note:

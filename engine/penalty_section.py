@@ -59,6 +59,9 @@ class PenaltySpec:
     grounds: dict[str, Ground] = field(default_factory=dict)
     records: Compiled | None = None
     cap: CapRule | None = None
+    # The case facts holding the responsibilities and the records, so an error can point into the case.
+    responsibilities_fact: str = ""
+    records_fact: str = ""
 
     def __bool__(self) -> bool:
         return self.people is not None
@@ -90,6 +93,7 @@ def compile_penalties(c: _Compiler) -> PenaltySpec:
                 c, epath + ("responsibilities",), eco.get("responsibilities"), {"percent": ("number", "integer")}
             ),
             attribution=_build(c, epath + ("attribution",), Attribution.from_spec, eco.get("attribution")),
+            responsibilities_fact=str(eco.get("responsibilities", "")),
         )
     adm = raw.get("administrative")
     if isinstance(adm, dict):
@@ -113,6 +117,7 @@ def compile_penalties(c: _Compiler) -> PenaltySpec:
             scale=scale,
             grounds=grounds,
             records=_list_fact(c, apath + ("records",), adm.get("records"), {"person_id": ("string",)}),
+            records_fact=str(adm.get("records", "")),
         )
     spec["cap"] = _build(c, path + ("monthly_cap",), CapRule.from_spec, raw.get("monthly_cap"))
     return PenaltySpec(**spec)
@@ -158,9 +163,12 @@ def compute(
 ) -> PenaltyResult:
     spec: PenaltySpec = policy.penalties
     out = PenaltyResult()
-    if not spec or (spec.when is not None and spec.when not in probes):
+    if not spec:
         return out
     env = Env(facts, findings, now, policy.timezone)
+    if spec.when is not None and spec.when not in probes:
+        _report_unused(policy, spec, env, out)
+        return out
     people = [_person(p) for p in value_or_none(spec.people, env) or ()]
     if not people:
         if value_or_none(spec.responsibilities, env) or value_or_none(spec.records, env):
@@ -189,10 +197,14 @@ def compute(
                 value_or_none(spec.actual_loss, env),
             )
         parties = [
-            Responsibility(r.get("department"), r.get("person_id"), r.get("unit"), r.get("percent", 100))
+            Responsibility(r.get("department"), r.get("person_id"), r.get("unit"), r.get("percent"), r.get("share"))
             for r in responsibilities
         ]
-        for charge in allocate(case, loss, parties, people, spec.attribution):
+        try:
+            allocated = allocate(case, loss, parties, people, spec.attribution)
+        except PenaltyInputError as exc:
+            raise PenaltyInputError(str(exc), exc.path or ("facts", spec.responsibilities_fact)) from None
+        for charge in allocated:
             charges.append(
                 (
                     Charge(
@@ -201,28 +213,32 @@ def compute(
                     spec.economic_ref,
                 )
             )
-    for record in value_or_none(spec.records, env) or ():
+    for i, record in enumerate(value_or_none(spec.records, env) or ()):
         if spec.scale is None:
             break
+        where = ("facts", spec.records_fact, i)
+        # Every message names the case, the record and the person, and points at the record in the case.
+        what = f"case {case}, {spec.records_fact}[{i}]"
         ground = spec.grounds.get(record.get("ground", ""))
         level = record.get("level") or (ground.level if ground else None)
         if level is None:
-            raise PenaltyInputError(
-                f"case {case}: an administrative penalty record for {record.get('person_id')} names no level or ground"
-            )
+            raise PenaltyInputError(f"{what} ({record.get('person_id')}): names no level or ground", where)
         person = next((p for p in people if p.id == record.get("person_id")), None)
         if person is None:
             from .errors import did_you_mean
 
             hint = did_you_mean(str(record.get("person_id")), [p.id for p in people])
-            raise PenaltyInputError(f"case {case}: penalty record for unknown person '{record.get('person_id')}'{hint}")
-        amount, basis = spec.scale.amount(
-            level,
-            record.get("count", 1),
-            record.get("bases"),
-            person.monthly_bonus if person else None,
-            rate=record.get("rate"),
-        )
+            raise PenaltyInputError(f"{what}: unknown person '{record.get('person_id')}'{hint}", where + ("person_id",))
+        try:
+            amount, basis = spec.scale.amount(
+                level,
+                record.get("count", 1),
+                record.get("bases"),
+                person.monthly_bonus,
+                rate=record.get("rate"),
+            )
+        except PenaltyInputError as exc:
+            raise PenaltyInputError(f"{what} ({person.id} {person.name}): {exc}", where) from None
         if ground:
             basis = f"{ground.label}：{basis}"
         charges.append((Charge(str(record.get("person_id")), case, level, amount, basis), spec.admin_ref))
@@ -269,6 +285,27 @@ def compute(
             )
         out.penalties.append(entry)
     return out
+
+
+def _report_unused(policy: Policy, spec: PenaltySpec, env: Env, out: PenaltyResult) -> None:
+    """The case gives penalty inputs but the section's condition does not hold: say so, never drop them silently."""
+    given = []
+    for fact, expr in ((spec.records_fact, spec.records), (spec.responsibilities_fact, spec.responsibilities)):
+        items = value_or_none(expr, env) if expr is not None else None
+        if items:
+            names = sorted({str(x.get("person_id") or x.get("unit") or x.get("department")) for x in items})
+            given.append(f"{fact}（{len(items)} 条：{'、'.join(names)}）")
+    if not given:
+        return
+    condition = next((r.when_text for r in policy.rules if r.id == spec.when), spec.when)
+    out.warnings.append(
+        {
+            "code": "penalty-inputs-ignored",
+            "message": f"案件提供了 {'、'.join(given)}，但罚扣条件 `{condition}` 不成立，未计罚扣 "
+            f"(the penalty section applies only when `{condition}` holds)",
+            "ref": spec.ref,
+        }
+    )
 
 
 def _person(raw: dict[str, Any]) -> Person:

@@ -106,6 +106,7 @@ class Policy:
     authority: Any = None
     penalties: Any = None
     forms_spec: Any = None
+    clauses: Mapping[str, Any] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 

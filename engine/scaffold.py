@@ -44,9 +44,12 @@ extends: {extends}
 # rules:
 #   - id: my-extra-rule
 #     label: {{zh: 本公司补充规定, en: Our own rule}}
-#     ref: "本公司补充规定 1"
+#     ref: "本公司补充规定 1"          # a clause id: declare its words under clauses (below)
 #     when: {when}
 #     then: {{warnings: ["{warning}"]}}
+#
+# clauses:
+#   本公司补充规定 1: {{title: 本公司补充规定, article: "1", text: "{warning}"}}
 """
 
 README_TEMPLATE = """\

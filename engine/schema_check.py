@@ -37,6 +37,9 @@ def _describe(value: Any) -> str:
     return "a number"
 
 
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 def _message(error: jsonschema.ValidationError) -> str:
     kind = error.validator
     if kind == "type":
@@ -48,7 +51,15 @@ def _message(error: jsonschema.ValidationError) -> str:
         hint = did_you_mean(str(error.instance), [str(v) for v in error.validator_value])
         return f"{error.instance!r} is not one of {options}{hint}"
     if kind == "pattern":
-        return f"{error.instance!r} does not match the expected form {error.schema.get('description', error.validator_value)}"
+        form = error.schema.get("description", error.validator_value)
+        text = f"{error.instance!r} does not match the expected form {form}"
+        if isinstance(error.instance, str) and "THH:MM" in str(form) and _DATE_ONLY.match(error.instance):
+            # A date where a moment is expected: say how to write the moment.
+            text += (
+                f": this fact is a date and time; write {error.instance}T00:00:00 for the start of that day "
+                "(read in the pack's time zone), or the time it happened"
+            )
+        return text
     if kind in ("minLength", "minItems", "minProperties") and not error.instance:
         return "must not be empty"
     if kind == "const":
@@ -75,6 +86,16 @@ def _best_branch(error: jsonschema.ValidationError) -> jsonschema.ValidationErro
     return error
 
 
+def _comma_hint(key: str, value: Any) -> str:
+    """A field with no value whose name reads like text is what a comma inside {…} leaves behind."""
+    if value is not None or not (" " in key.strip() or not key.isascii()):
+        return ""
+    return (
+        ": a comma inside {…} starts a new field, so the text after it became a field name; "
+        'put text that contains a comma in quotes (en: "a, b")'
+    )
+
+
 def _diagnostics(error: jsonschema.ValidationError, smap: SourceMap, filename: str, code: str) -> list[Diagnostic]:
     error = _best_branch(error)
     path = tuple(error.absolute_path)
@@ -86,7 +107,7 @@ def _diagnostics(error: jsonschema.ValidationError, smap: SourceMap, filename: s
             Diagnostic(
                 smap.location(path + (k,), key=True, default_file=filename),
                 "unknown-field",
-                f"unknown field '{k}'{did_you_mean(k, known)}",
+                f"unknown field '{k}'{did_you_mean(k, known)}" + _comma_hint(k, error.instance[k]),
             )
             for k in extras
         ]

@@ -76,6 +76,7 @@ class Route:
     steps: tuple[Step, ...]
     within: str | None
     on_late_step: Effects
+    stop: Compiled | None = None  # the case closes: open steps stop (default: the `within` timer's stop)
 
 
 @dataclass(frozen=True)
@@ -316,6 +317,7 @@ def _routes(c: _Compiler, calendars: dict[str, BusinessCalendar], timers: dict[s
             tuple(steps),
             within if isinstance(within, str) else None,
             _effects(c, spec.get("on_late_step"), path + ("on_late_step",)),
+            c.value_expr(path + ("stop",), spec["stop"], ("datetime",)) if isinstance(spec.get("stop"), str) else None,
         )
         if start is not None:
             out.append(route)
@@ -333,8 +335,16 @@ def _days(d: Duration) -> Decimal | None:
     return None
 
 
+def _unit(d: Duration) -> str:
+    """Working days, or calendar time (days, hours, months)."""
+    return WORKING_DAYS if d.kind == WORKING_DAYS else CALENDAR
+
+
 def _lint_budgets(c: _Compiler, path: tuple[object, ...], route: Route, timer: Timer) -> None:
-    """Route budgets adding up past the goal they sit in: a working day is at least a calendar day."""
+    """Route budgets adding up past the goal they sit in, compared like with like: working days with working
+    days, calendar time with calendar time. Working-day budgets under a calendar-day goal are over when their
+    count alone exceeds it (a working day spans at least a calendar day); otherwise a holiday can still make
+    them overrun, which is reported as route-units-differ."""
     conditions = {o.when for s in route.steps for o in s.budgets if o.when} | {o.when for o in timer.goals if o.when}
 
     def pick(options: tuple[Option, ...], cond: str | None) -> Duration | None:
@@ -353,12 +363,21 @@ def _lint_budgets(c: _Compiler, path: tuple[object, ...], route: Route, timer: T
         if goal_days is None or any(t is None for t in total):
             continue
         budget = sum(t for t in total if t is not None)
-        if budget > goal_days:
-            where = f"when {cond}" if cond else "by default"
+        where = f"when {cond}" if cond else "by default"
+        units = {_unit(p) for p in parts if p is not None}
+        if budget > goal_days and (units == {_unit(goal)} or units == {WORKING_DAYS}):
             c.warn(
                 path + ("steps",),
                 "route-over-goal",
                 f"route '{route.id}' budgets add up to {budget.normalize()} days {where}, past the goal {goal} of timer '{timer.id}'",
+            )
+        elif units != {_unit(goal)}:
+            c.warn(
+                path + ("steps",),
+                "route-units-differ",
+                f"route '{route.id}' budgets ({budget.normalize()} days {where}) and the goal {goal} of timer "
+                f"'{timer.id}' count days differently (working vs calendar days): across a holiday the route can "
+                "overrun the goal. Read both the same way",
             )
 
 
@@ -410,7 +429,7 @@ def compute(
         if effects:
             out.effects.append((f"timer:{t.id}", t.ref, effects))
     for r in spec.routes:
-        entry, late = _route(policy, spec, r, env, probes, gaps)
+        entry, late = _route(policy, spec, r, env, probes, gaps, stops)
         out.timers.append(entry)
         if late and r.on_late_step:
             out.effects.append((f"route:{r.id}", r.ref, r.on_late_step))
@@ -742,10 +761,13 @@ def _minus(anchor: datetime, d: Duration, tz) -> datetime:
     return anchor - d.amount
 
 
-def _route(policy, spec: SlaSpec, r: Route, env: Env, probes, gaps: _Gaps) -> tuple[dict[str, Any], bool]:
+def _route(policy, spec: SlaSpec, r: Route, env: Env, probes, gaps: _Gaps, stops) -> tuple[dict[str, Any], bool]:
     tz = policy.timezone
     cal = spec.calendars.get(r.calendar) if r.calendar else None
     started = value_or_none(r.start, env)
+    # A closed case stops the steps still open: they are reported closed, never chased.
+    closed = value_or_none(r.stop, env) if r.stop is not None else stops.get(r.within) if r.within else None
+    closed = closed if closed is not None and closed <= env.now else None
     steps = []
     current = None
     late = False
@@ -754,11 +776,15 @@ def _route(policy, spec: SlaSpec, r: Route, env: Env, probes, gaps: _Gaps) -> tu
         option = _choose(s.budgets, probes)
         kind = option.duration.kind if option else CALENDAR
         try:
+            if closed is not None and done is None:
+                raise _Closed
             due = _add(cal, started, option.duration, tz) if started is not None and option is not None else None
         except CalendarNotCovered as exc:
             gaps.missing(f"route:{r.id}", r.ref, r.calendar, exc, f"step '{s.id}': due time unknown")
             due = None
             fields: dict[str, Any] = {"status": "unknown"}
+        except _Closed:
+            due, fields = None, {"status": "closed"}
         else:
             fields = _status_fields(cal, kind, started, due, done, env.now, [], tz)
             uncovered = fields.pop("_uncovered", None)
@@ -784,7 +810,9 @@ def _route(policy, spec: SlaSpec, r: Route, env: Env, probes, gaps: _Gaps) -> tu
         started = done if done is not None and started is not None else None
     statuses = [s["status"] for s in steps]
     overall = (
-        "breached"
+        "closed"
+        if "closed" in statuses
+        else "breached"
         if "breached" in statuses
         else "met"
         if statuses and all(s == "met" for s in statuses)
@@ -804,7 +832,14 @@ def _route(policy, spec: SlaSpec, r: Route, env: Env, probes, gaps: _Gaps) -> tu
         "late_steps": [s["id"] for s in steps if s["status"] == "breached"],
         "steps": steps,
     }
+    if closed is not None:
+        entry["closed_at"] = _iso(closed, tz)
+        late = False  # nothing left to chase
     return entry, late
+
+
+class _Closed(Exception):
+    """The case closed before this step was done."""
 
 
 def _duty(policy, d: Duty, env: Env) -> dict[str, Any]:
@@ -812,26 +847,14 @@ def _duty(policy, d: Duty, env: Env) -> dict[str, Any]:
     local = env.now.astimezone(tz)
     period = datetime(local.year, local.month, 1, tzinfo=tz)
     due = period.replace(day=min(d.day, _months.monthrange(local.year, local.month)[1]))
+    # Nothing recorded means not done this month: overdue once the day has passed.
     done = value_or_none(d.done, env)
-    if done is None:
-        # Without the date it was last done the engine cannot tell met from breached.
-        return {
-            "id": d.id,
-            "kind": "duty",
-            "label": d.label.zh,
-            "ref": d.ref,
-            "period": f"{local.year:04d}-{local.month:02d}",
-            "started_at": period.isoformat(),
-            "due_at": due.isoformat(),
-            "stopped_at": None,
-            "status": "pending",
-        }
     finished = done  # the moment to compare with the due time
     if isinstance(done, date) and not isinstance(done, datetime):
         # A date says "sometime that day": done on the due day itself is not "before" it.
         finished = datetime.combine(done, time(23, 59, 59), tz)
         done = datetime.combine(done, time(0), tz)
-    if done > env.now:
+    if done is not None and done > env.now:
         done = None  # recorded in the future: not done yet as of `now`
     done_this_period = done is not None and done >= period
     if done_this_period:

@@ -132,7 +132,8 @@ def run_case(
             if want_error.get("message") and want_error["message"] not in str(exc):
                 result.failures.append(f"error message: want it to contain {want_error['message']!r}, got {str(exc)!r}")
         return result
-    result.decision = decision.to_dict()
+    # `rules:` asks which rules fired, overridden ones included.
+    result.decision = decision.with_full_trace().to_dict()
     if "want_error" in spec:
         result.failures.append(f"want error {spec['want_error']['code']}, but the case evaluated")
         return result

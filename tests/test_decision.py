@@ -30,13 +30,17 @@ def test_every_section_is_present_and_valid(minimal, decision_validator):
         "actions",
         "trace",
         "warnings",
+        "clauses",
     ]
     assert d["timers"] == d["approvals"] == d["penalties"] == []
     decision_validator.validate(d)
 
 
-def test_priority_policy_keeps_the_higher_rule_and_traces_the_loser(minimal, decision_validator):
-    d = both(minimal, facts(loss_amount="5000"))
+def test_priority_policy_keeps_the_higher_rule_and_traces_the_loser_on_request(minimal, decision_validator):
+    brief = both(minimal, facts(loss_amount="5000"))
+    assert "minor-default" not in [t["rule"] for t in brief["trace"]]  # overridden: only in the full trace
+    d = minimal.evaluate(facts(loss_amount="5000"), NOW, engine="python").with_full_trace().to_dict()
+    assert d == minimal.evaluate(facts(loss_amount="5000"), NOW, engine="durable").with_full_trace().to_dict()
     decision_validator.validate(d)
     assert {f["id"]: f["value"] for f in d["findings"]}["severity"] == "major"
     effects = {

@@ -40,6 +40,8 @@ def test_override_remove_and_add_by_id(tmp_path):
             ref: 本公司补充规定 1
             when: cause == "other"
             then: {set: {category: other}, warnings: [说明原因]}
+        clauses:
+          本公司补充规定 1: {title: 本公司补充规定, article: "1", text: 其他原因的投诉须说明原因。}
         """,
     )
     policy = engine.load_policy(pack)
@@ -69,7 +71,7 @@ def test_origin_points_at_each_file(tmp_path):
 def test_errors_in_the_child_point_at_the_child(tmp_path):
     pack = child(
         tmp_path,
-        'id: co\nversion: "1"\nextends: pcb-manufacturer\nrules:\n  - {id: x, ref: r, when: los > 1, then: {warnings: [w]}}\n',
+        'id: co\nversion: "1"\nextends: pcb-manufacturer\nrules:\n  - {id: x, ref: 客户投诉管理办法(三), when: los > 1, then: {warnings: [w]}}\n',
     )
     (error,) = engine.compile_pack(pack).errors
     assert (Path(error.location.file).name, error.location.line, error.code) == ("policy.yaml", 5, "unknown-fact")

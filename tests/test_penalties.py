@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.money import cap_money
+from engine.money import cap_money, format_money
 from engine.penalties import (
     AdminScale,
     Attribution,
@@ -304,7 +304,7 @@ def test_allocate_basis(loss, responsibilities, person, basis):
         pytest.param(
             "100",
             [Responsibility(person_id="s1", percent=D(60)), Responsibility(person_id="s2", percent=D(39))],
-            r"case C-9: responsibility percentages sum to 99%, not 100% \(60 \+ 39\)",
+            r"case C-9: responsibility shares sum to 99%, not 100% \(60% \+ 39%\)",
             id="ratios-99",
         ),
         pytest.param(
@@ -325,6 +325,22 @@ def test_allocate_basis(loss, responsibilities, person, basis):
         pytest.param(100.0, [Responsibility(person_id="s1")], "not exact", id="float-loss"),
         pytest.param("-1", [Responsibility(person_id="s1")], "negative", id="negative-loss"),
         pytest.param("100", [Responsibility(person_id="s1", percent=0.6)], "not exact", id="float-percent"),
+        pytest.param(
+            "100",
+            [Responsibility(person_id="s1", share="1/3"), Responsibility(person_id="s2", share="1/3")],
+            r"sum to 2/3, not 100% \(1/3 \+ 1/3\)",
+            id="fractions-short",
+        ),
+        pytest.param("100", [Responsibility(person_id="s1", share="a third")], "not a fraction", id="bad-share"),
+        pytest.param(
+            "100", [Responsibility(person_id="s1", percent=D(50), share="1/2")], "not both", id="percent-and-share"
+        ),
+        pytest.param(
+            "100",
+            [Responsibility(person_id="s1", percent=D(100)), Responsibility(person_id="s2", share="equal")],
+            "nothing is left to share equally",
+            id="equal-with-nothing-left",
+        ),
     ],
 )
 def test_allocate_refuses(loss, responsibilities, message):
@@ -626,3 +642,32 @@ def test_allocation_sums_to_loss(loss, percents):
     charges = allocate("C-1", loss, responsibilities, PEOPLE, ATTRIBUTION)
     assert sum(c.amount for c in charges) == loss
     assert all(c.amount >= 0 and c.amount.as_tuple().exponent == -2 for c in charges)
+
+
+THIRDS = [Responsibility(person_id=p, share=s) for p, s in (("s1", "1/3"), ("s2", "1/3"), ("s3", "1/3"))]
+EQUAL = [Responsibility(person_id=p, share="equal") for p in ("s1", "s2", "s3")]
+UNSAID = [Responsibility(person_id=p) for p in ("s1", "s2", "s3")]
+MIXED = [
+    Responsibility(person_id="s1", percent=D(40)),
+    Responsibility(person_id="s2", share="equal"),
+    Responsibility(person_id="s3"),
+]
+
+
+@pytest.mark.parametrize(
+    ("responsibilities", "amounts"),
+    [
+        pytest.param(THIRDS, ["33.34", "33.33", "33.33"], id="fractions-1/3"),
+        pytest.param(EQUAL, ["33.34", "33.33", "33.33"], id="equal"),
+        pytest.param(UNSAID, ["33.34", "33.33", "33.33"], id="nothing-said-is-equal"),
+        pytest.param(MIXED, ["40.00", "30.00", "30.00"], id="percent-then-equal-rest"),
+    ],
+)
+def test_equal_and_fractional_shares_split_by_largest_remainder(responsibilities, amounts):
+    """Three equal shares of 100.00: 33.34 + 33.33 + 33.33 (the odd cent to the first), summing exactly."""
+    people = [Person(p, p, "业务部", None, 10, "1000") for p in ("s1", "s2", "s3")]
+    charges = allocate("C-3", "100", responsibilities, people, ATTRIBUTION)
+    assert [format_money(c.amount) for c in charges] == amounts
+    assert sum(c.amount for c in charges) == D("100")
+    if responsibilities is THIRDS:
+        assert "共同过失 1/3：损失 100.00 × 1/3 = 33.34" in charges[0].basis

@@ -317,7 +317,10 @@ def test_no_goal_when_no_option_holds(decide, region, goal, status):
 def test_the_fixture_pack_warns_only_about_the_missing_default_goal():
     result = engine.compile_pack(PACK)
     assert result.errors == []
-    (warning,) = result.warnings
+    # The fixture's route counts working days inside a calendar-day goal on purpose (both units are tested).
+    units = [w for w in result.warnings if w.code == "route-units-differ"]
+    assert len(units) == 2 and all(w.location.path == "$.routes[0].steps" for w in units)
+    (warning,) = [w for w in result.warnings if w.code != "route-units-differ"]
     assert warning.code == "no-default-goal"
     assert Path(warning.location.file).name == "sla.yaml"
     assert warning.location.line == line_of(PACK / "sla.yaml", "duration: 3d}")
@@ -476,12 +479,31 @@ def test_route_budgets_against_the_goal(tmp_path, goal, budgets, message):
         assert lints[0].location.line == line_of(pack / "policy.yaml", "{id: s1,")
 
 
+UNITS = [
+    # (id, goal, step budgets, route-units-differ expected)
+    ("working-days-under-calendar-goal", DEFAULT_GOAL, ["0.5wd", "1wd", "1wd", "1wd", "5wd", "0.5wd"], True),
+    ("working-days-under-working-goal", "13wd", ["0.5wd", "1wd", "1wd", "1wd", "5wd", "0.5wd"], False),
+    ("calendar-under-calendar", DEFAULT_GOAL, ["36h", "10d"], False),
+    ("calendar-under-working-goal", "13wd", ["36h", "10d"], True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("goal", "budgets", "differ"), [u[1:] for u in UNITS], ids=[u[0] for u in UNITS])
+def test_route_lint_compares_like_with_like(tmp_path, goal, budgets, differ):
+    steps = "".join(f"          - {{id: s{i}, budget: {b}}}\n" for i, b in enumerate(budgets, 1))
+    pack = write_pack(tmp_path, LINT_HEAD.replace("GOAL", goal) + steps)
+    codes = [d.code for d in engine.compile_pack(pack).warnings]
+    assert ("route-units-differ" in codes) == differ and "route-over-goal" not in codes
+
+
 # ------------------------------------------------------------------------------------------------
 # 7. monthly duties (every: month, before_day: 10 → due at 00:00 on the 10th)
 # ------------------------------------------------------------------------------------------------
 DUTIES = [
     # (id, last_summary_on, now, status, stopped_at, span key, span, effects)
-    ("pending-without-fact", None, "03-05 10:00", "pending", None, None, None, False),
+    # nothing recorded = not done this month: running before the 10th, overdue after it (issue #15)
+    ("running-without-fact", None, "03-05 10:00", "running", None, "remaining", ("4d14h", 396000), False),
+    ("overdue-without-fact", None, "03-12 10:00", "breached", None, "overdue", ("2d10h", 208800), True),
     ("running-before-the-10th", "2025-02-07", "03-05 10:00", "running", None, "remaining", ("4d14h", 396000), False),
     ("met", "2025-03-07", "03-12 10:00", "met", "2025-03-07T00:00:00+08:00", None, None, False),
     # a date says "sometime that day": done on the 10th itself is not before the 10th

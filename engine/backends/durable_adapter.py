@@ -320,8 +320,8 @@ class DurableBackend:
                     alone.computed_whole(rule.when)
                 if alone.property_count() > FIELD_LIMIT:
                     raise EvaluationError(
-                        f"rule {rule.id} reads {alone.property_count()} fields; durable-rules fails beyond 64 "
-                        "(use --engine python)",
+                        f"rule {rule.id} reads {alone.property_count()} fields; the durable engine allows at most "
+                        f"{FIELD_LIMIT} per rule (durable-rules itself fails beyond 64): use --engine python",
                         code="durable-limit",
                     )
                 tests = _tests(self._rule(rule, _Translator(), whole), set())
