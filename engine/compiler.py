@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
 
+from .amounts import compile_amounts
 from .authority import compile_authority
 from .errors import Diagnostic, Location, PolicyError, did_you_mean, sort_diagnostics
 from .expr import ExprError, Scope, check, ir, parse
@@ -163,6 +164,7 @@ class _Compiler:
         sla = compile_sla(self)
         authority = compile_authority(self)
         penalties = compile_penalties(self)
+        amounts = compile_amounts(self)
         forms_spec = compile_forms(self)
         rules = self._layer(rules + self.probes, findings)
         effective = self._effective_from()
@@ -184,6 +186,7 @@ class _Compiler:
             authority=authority,
             penalties=penalties,
             forms_spec=forms_spec,
+            amounts=amounts,
             root=self.raw.root,
             files=tuple(self.raw.files),
         )

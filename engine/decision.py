@@ -11,7 +11,18 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
-SECTIONS = ("findings", "timers", "approvals", "penalties", "forms", "actions", "trace", "warnings")
+SECTIONS = (
+    "findings",
+    "timers",
+    "approvals",
+    "penalties",
+    "fines",
+    "owed_to_customer",
+    "forms",
+    "actions",
+    "trace",
+    "warnings",
+)
 
 
 def _copy(value: Any) -> Any:
@@ -57,6 +68,9 @@ class Decision:
     actions: list[dict[str, Any]] = field(default_factory=list)
     trace: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    # the `amounts:` section: fines charged to parties, amounts owed to the customer (engine/amounts.py)
+    fines: list[dict[str, Any]] = field(default_factory=list)
+    owed_to_customer: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"policy": dict(self.policy), "case_id": self.case_id, "evaluated_at": self.evaluated_at}
@@ -189,6 +203,11 @@ def render_text(d: Decision) -> str:
             )
         return lines
 
+    def amount(a: dict[str, Any]) -> list[str]:
+        who = f"{a['party_name']} ({a['party']}) " if a.get("party") else ""
+        shown = a["amount"] if a["amount"] is not None else f"未能计算 {a['status']}"
+        return [f"{who}{a['label']} ({a['id']}): {shown}  依据 {a['ref']}", f"    {a['basis']}"]
+
     def generic(item: dict[str, Any]) -> list[str]:
         return [json.dumps(item, ensure_ascii=False)]
 
@@ -199,6 +218,11 @@ def render_text(d: Decision) -> str:
     section("时限 Timers", d.timers, clock)
     section("审批 Approvals", d.approvals, approval)
     section("处罚 Penalties", d.penalties, penalty)
+    # Shown only when a pack has an `amounts:` section at work, so other packs' text stays as it was.
+    if d.fines:
+        section("罚款与违约金 Fines", d.fines, amount)
+    if d.owed_to_customer:
+        section("应付客户 Owed to the customer", d.owed_to_customer, amount)
     section("表单 Forms", d.forms, form)
     section("动作 Actions", d.actions, action)
     section("依据 Trace", d.trace, trace)

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .amounts import AmountResult
+from .amounts import compute as compute_amounts
 from .authority import AuthorityResult
 from .authority import compute as compute_authority
 from .decision import Decision, jsonable
@@ -118,7 +120,10 @@ def decide_with_findings(
     sla = compute_sla(policy, facts, values, probes, moment)
     approvals = compute_authority(policy, facts, values, probes, moment)
     penalties = compute_penalties(policy, facts, values, probes, moment, case_id)
-    decision = _build(policy, case_id, moment, rules, values, outcomes, sla, approvals, penalties, facts, probes)
+    amounts = compute_amounts(policy, facts, values, probes, moment, case_id, sla.timers)
+    decision = _build(
+        policy, case_id, moment, rules, values, outcomes, sla, approvals, penalties, facts, probes, amounts
+    )
     return decision, values
 
 
@@ -173,6 +178,7 @@ def _build(
     penalties: PenaltyResult,
     facts: dict[str, Any],
     probes: frozenset[str],
+    amounts: AmountResult,
 ) -> Decision:
     tz = policy.timezone
     findings = []
@@ -244,6 +250,7 @@ def _build(
     warnings.extend(sla.warnings)
     warnings.extend(approvals.warnings)
     warnings.extend(penalties.warnings)
+    warnings.extend(amounts.warnings)
     form_list = list(forms.values())
     warnings.extend(enrich_forms(policy, form_list, facts, values, probes, now))
     if policy.effective_from and now.astimezone(tz).date() < policy.effective_from:
@@ -262,6 +269,8 @@ def _build(
         timers=sla.timers,
         approvals=approvals.approvals,
         penalties=penalties.penalties,
+        fines=amounts.fines,
+        owed_to_customer=amounts.owed,
         forms=form_list,
         actions=list(actions.values()),
         trace=trace,

@@ -13,7 +13,7 @@ from .source import SourceMap, read_document
 
 POLICY_FILE = "policy.yaml"
 LIST_SECTIONS = ("rules", "timers", "routes", "duties", "tables", "authority")
-SINGLE_SECTIONS = ("penalties",)
+SINGLE_SECTIONS = ("penalties", "amounts")
 MAP_SECTIONS = ("facts", "findings", "roles", "forms", "calendars")
 
 

@@ -94,6 +94,7 @@ class Policy:
     authority: Any = None
     penalties: Any = None
     forms_spec: Any = None
+    amounts: Any = None
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
