@@ -203,8 +203,9 @@ class Person:
     name: str
     department: str
     unit: str | None
-    base_points: Decimal
-    monthly_bonus: Decimal
+    # None for parties off the payroll (merchants, suppliers): needed only by group splits and the cap
+    base_points: Decimal | None
+    monthly_bonus: Decimal | None
     following_bonuses: Sequence[Decimal] = ()
     carried_balance: Decimal = ZERO
 
@@ -212,8 +213,10 @@ class Person:
         if not self.id:
             raise PenaltyInputError("person: id must not be empty")
         who = f"person {self.id}"
-        object.__setattr__(self, "base_points", _quantity(self.base_points, f"{who}: base points"))
-        object.__setattr__(self, "monthly_bonus", _money(self.monthly_bonus, f"{who}: monthly bonus"))
+        if self.base_points is not None:
+            object.__setattr__(self, "base_points", _quantity(self.base_points, f"{who}: base points"))
+        if self.monthly_bonus is not None:
+            object.__setattr__(self, "monthly_bonus", _money(self.monthly_bonus, f"{who}: monthly bonus"))
         if isinstance(self.following_bonuses, str | bytes) or not isinstance(self.following_bonuses, Sequence):
             raise PenaltyInputError(f"{who}: following bonuses must be a list of amounts")
         object.__setattr__(
@@ -408,7 +411,12 @@ def allocate(
             who = f"由 {person.name} 负担" if joint else f"个人过失，全数由 {person.name} 负担"
             add(person.id, share, f"案件 {case_id}：{head}，{who} = {format_money(share)}")
             continue
-        points = [m.base_points for m in members]
+        lacking = [m.id for m in members if m.base_points is None]
+        if lacking:
+            raise PenaltyInputError(
+                f"case {case_id}: {label} shares a charge by base points, but {', '.join(lacking)} has none"
+            )
+        points = [m.base_points for m in members if m.base_points is not None]
         group_points = sum(points, Decimal(0))
         if group_points == 0:
             raise PenaltyInputError(f"case {case_id}: {label} has 0 base points in total")
@@ -540,6 +548,8 @@ def _one_person(month: str, person: Person, charges: list[Charge], rule: CapRule
     uncapped_total = sum((c.amount for c in uncapped), ZERO)
     owed = capped_owed + uncapped_total
 
+    if person.monthly_bonus is None:
+        raise PenaltyInputError(f"person {person.id}: the monthly cap needs the month's bonus (monthly_bonus)")
     cap = _cap_for(person.monthly_bonus, rule)
     now_capped = min(capped_owed, cap)
     room = now_capped
