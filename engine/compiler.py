@@ -449,10 +449,24 @@ class _Compiler:
 
     def _typed(self, path: tuple[object, ...], text: str, *, boolean: bool) -> ir.Node | None:
         try:
-            return check(parse(text), self.scope, want_boolean=boolean)
+            typed = check(parse(text), self.scope, want_boolean=boolean)
         except ExprError as exc:
             self.diags.append(Diagnostic(self.expr_location(path, text, exc.offset), exc.code, exc.message))
             return None
+        if boolean and path[:1] != ("tables",):  # a table cell's `!= x` documents missing as unmatched
+            self._lint_missing(path, text, typed)
+        return typed
+
+    def _lint_missing(self, path: tuple[object, ...], text: str, typed: ir.Node) -> None:
+        from .lint_missing import CODE, message, possibly_missing_negations
+
+        present = frozenset(
+            [f.name for f in self.facts if f.required]
+            + [f"findings.{f.id}" for f in self.findings if f.default is not MISSING]
+        )
+        for offset, subject, op in possibly_missing_negations(typed, present):
+            where = self.expr_location(path, text, offset)
+            self.diags.append(Diagnostic(where, CODE, message(subject, op), "warning"))
 
     def probe(self, pid: str, text: str, path: tuple[object, ...], ref: str) -> str | None:
         """A condition a calculator needs, compiled as a probe rule so both engines evaluate it."""
