@@ -168,7 +168,9 @@ class _Compiler:
         forms_spec = compile_forms(self)
         rules = self._layer(rules + self.probes, findings)
         effective = self._effective_from()
-        diags = sort_diagnostics(self.diags)
+        from .removals import summarise
+
+        diags = sort_diagnostics(summarise(self.diags, self.raw.removals, self.raw.own_files, self.data))
         if any(d.severity == "error" for d in diags) or not self.data:
             return Compilation(None, diags)
         policy = Policy(

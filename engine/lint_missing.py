@@ -9,9 +9,7 @@ from .expr import ir
 CODE = "ne-missing"
 
 
-def possibly_missing_negations(
-    node: ir.Node, always_present: frozenset[str]
-) -> Iterator[tuple[int, str, str]]:
+def possibly_missing_negations(node: ir.Node, always_present: frozenset[str]) -> Iterator[tuple[int, str, str]]:
     """(offset, path, operator) of each `!=` / `not in` whose subject may be missing and is not guarded
     by `exists(subject)` in the same condition. `always_present`: required facts, findings with defaults."""
     guarded = {

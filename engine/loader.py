@@ -26,6 +26,9 @@ class RawPack:
     smap: SourceMap
     files: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # facts and findings overlays removed (kind, name, where) and the overlays' own files (engine/removals.py)
+    removals: list[tuple[str, str, Location]] = field(default_factory=list)
+    own_files: set[str] = field(default_factory=set)
 
 
 def bundled_root() -> Path:
@@ -234,6 +237,12 @@ def merge_packs(base: RawPack, child: RawPack) -> RawPack:
             if (key,) in top.smap.keys:
                 out.smap.keys[(key,)] = top.smap.keys[(key,)]
     out.data["extends"] = child.data.get("extends")
+    from .removals import removals_of
+
+    out.removals = base.removals + removals_of(
+        child.data, lambda p: child.smap.location(p, default_file=child.files[0])
+    )
+    out.own_files = set(child.own_files or child.files)
     return out
 
 
