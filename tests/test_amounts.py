@@ -255,3 +255,13 @@ def test_a_monthly_cap_still_needs_the_bonus(tmp_path):
     (root / "policy.yaml").write_text(SUPPLIERS + "  monthly_cap: {ratio: 0.5, kinds: [warning]}\n", encoding="utf-8")
     result = engine.compile_pack(root)
     assert any("need a field 'monthly_bonus'" in d.message for d in result.errors), result.errors
+
+
+def test_the_text_form_prints_each_amount_with_its_formula(tmp_path):
+    policy = engine.load_policy(pack(tmp_path, PER_DAY_WITH_FLOOR))
+    text = policy.evaluate({"facts": LATE | {"amount_due": "12800.00", "double": True}}, NOW).to_text()
+    assert "罚款与违约金 Fines (1)" in text
+    assert "S1 (S1) 逾期交货违约金 (late): 7680.00  依据 第六条" in text
+    assert "amount_due 12,800.00 × 5% = 640.00；640.00 × 6 日 × 2 = 7,680.00" in text
+    # a pack without amounts prints no such section
+    assert "Fines" not in engine.load_policy("pcb-manufacturer").evaluate({"facts": {}}, NOW).to_text()

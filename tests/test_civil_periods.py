@@ -7,12 +7,14 @@ evaluated on both engines, must be identical on both and valid against the decis
 from __future__ import annotations
 
 import textwrap
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import engine
 from engine.civil import civil_due, last_day
@@ -231,3 +233,35 @@ def test_civil_mistakes_are_located(tmp_path: Path, body, code, text):
     result = engine.compile_pack(pack)
     errors = [(d.code, d.message, d.location.line) for d in result.errors]
     assert any(c == code and text in m and line > 0 for c, m, line in errors), errors
+
+
+# ------------------------------------------------------------------------------------------------
+# properties
+# ------------------------------------------------------------------------------------------------
+DAYS = st.dates(min_value=date(2020, 1, 1), max_value=date(2026, 11, 30))
+
+
+@settings(max_examples=200, deadline=None)
+@given(event=DAYS, n=st.integers(min_value=0, max_value=60))
+def test_a_civil_period_of_n_days_ends_at_midnight_n_days_after_the_event_day(event, n):
+    due, last = civil_due(event, parse_duration(f"{n}d"), TZ)
+    assert last == event + timedelta(days=n)
+    assert (due.hour, due.minute, due.second) == (0, 0, 0) and due.date() == last + timedelta(days=1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(event=DAYS, n=st.integers(min_value=1, max_value=30))
+def test_a_moved_last_day_is_the_first_working_day_from_the_plain_one(policy, event, n):
+    cal = policy.sla.calendars["cn"]
+    _, plain = civil_due(event, parse_duration(f"{n}d"), TZ)
+    _, moved = civil_due(event, parse_duration(f"{n}d"), TZ, cal, "move")
+    assert cal.is_working_day(moved) and moved >= plain
+    assert all(not cal.is_working_day(plain + timedelta(days=k)) for k in range((moved - plain).days))
+
+
+@settings(max_examples=100, deadline=None)
+@given(event=DAYS, months=st.integers(min_value=1, max_value=24))
+def test_a_civil_month_period_ends_on_the_corresponding_day_or_the_month_end(event, months):
+    last = last_day(event, parse_duration(f"{months} months"))
+    assert (last.year * 12 + last.month) - (event.year * 12 + event.month) == months
+    assert last.day == event.day or (last.day < event.day and (last + timedelta(days=1)).day == 1)
