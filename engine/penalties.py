@@ -67,6 +67,7 @@ class AdminLevel:
     per: str
     minimum: Decimal = ZERO
     share: Decimal = Decimal(1)
+    maximum: Decimal | None = None  # 罚款…以下: a record's rate above it is refused
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class AdminScale:
             where = f"admin scale: levels.{key}"
             if not isinstance(raw, Mapping):
                 raise PenaltyInputError(f"{where}: must be a mapping")
-            unknown = set(raw) - {"label", "per", "minimum", "share"}
+            unknown = set(raw) - {"label", "per", "minimum", "share", "maximum"}
             if unknown:
                 raise PenaltyInputError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
             per = raw.get("per")
@@ -108,7 +109,11 @@ class AdminScale:
                     raise PenaltyInputError(f"{where}: 'share' only applies when per is monthly_bonus")
                 minimum = _money(raw["minimum"], f"{where}.minimum")
                 share = Decimal(1)
-            levels[str(key)] = AdminLevel(str(key), str(raw.get("label", key)), per, minimum, share)
+            maximum = _money(raw["maximum"], f"{where}.maximum") if "maximum" in raw else None
+            if maximum is not None and (per == "monthly_bonus" or maximum < minimum):
+                why = "has no meaning when per is monthly_bonus" if per == "monthly_bonus" else "is below the minimum"
+                raise PenaltyInputError(f"{where}.maximum: {format_money(maximum)} {why}")
+            levels[str(key)] = AdminLevel(str(key), str(raw.get("label", key)), per, minimum, share, maximum)
         return cls(levels)
 
     def amount(
@@ -144,6 +149,10 @@ class AdminScale:
         if unit_rate < found.minimum:
             raise PenaltyInputError(
                 f"{found.label}: rate {format_money(unit_rate)} is below the minimum {format_money(found.minimum)}"
+            )
+        if found.maximum is not None and unit_rate > found.maximum:
+            raise PenaltyInputError(
+                f"{found.label}: rate {format_money(unit_rate)} is above the maximum {format_money(found.maximum)}"
             )
         if found.per == "occurrence":
             amount = round_money(unit_rate * count)
