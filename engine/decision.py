@@ -194,7 +194,10 @@ def render_text(d: Decision) -> str:
         lines = [f"{p['name']} ({p['person']}, {where})"]
         for c in p["charges"]:
             lines.append(f"    {c['kind']} {c['amount']}: {c['basis']}  依据 {c['ref']}")
-        if "owed" in p:
+        if "owed" in p and "cap" not in p:
+            # No monthly cap in the pack (suppliers, contractors): no payroll wording, just the total.
+            lines.append(f"    {p['month']} 合计 {p['owed']}")
+        elif "owed" in p:
             plan = "，".join(f"{m['month']} {m['amount']}" for m in p.get("carried_over", []))
             lines.append(
                 f"    {p['month']} 应扣 {p['owed']}，本月扣 {p['deducted_this_month']}"

@@ -247,6 +247,8 @@ def test_penalties_for_suppliers_need_no_payroll_fields(tmp_path, decision_valid
     decision_validator.validate(d)
     (p,) = d["penalties"]
     assert (p["person"], p["owed"], p["charges"][0]["basis"]) == ("S1", "400.00", "警告 1 次 × 400 元/次 = 400.00")
+    text = engine.load_policy(root).evaluate(case, NOW).to_text()
+    assert "合计 400.00" in text and "应扣" not in text and "本月扣" not in text
 
 
 def test_a_monthly_cap_still_needs_the_bonus(tmp_path):
