@@ -174,12 +174,15 @@ def _item(
     if level is not None and level not in levels:
         c.error(path + ("level",), "dangling-ref", f"unknown level '{level}'{did_you_mean(str(level), levels)}")
     amount = _expr(c, path + ("amount",), spec.get("amount"), _NUMBERS) if "amount" in spec else None
+    if _is_number(spec.get("amount")) and not isinstance(spec.get("amount"), str):
+        fixed_amount = Decimal(str(spec["amount"]))  # a literal amount: the same in every case
+        amount = Expr(str(fixed_amount), lambda env: fixed_amount, (), str(fixed_amount))
     if "amount" in spec and level is None and "table" not in spec:
         c.error(
             path + ("amount",), "amounts", "`amount` is the amount decided within a level: give `level` (or `table`)"
         )
     literal = spec.get("amount")
-    if level in levels and isinstance(literal, int | float | str) and _is_number(literal):
+    if level in levels and _is_number(literal):
         lv = levels[level]
         if lv.maximum is not None and Decimal(str(literal)) > lv.maximum:
             c.error(

@@ -98,6 +98,8 @@ CASES = [
      "amount_due 1,000.00 × 5% = 50.00；不低于 100.00，按 100.00 计；100.00 × 6 日 = 600.00"),
     ("range-within", RANGE_WITH_MAX, {"supplier": "S1", "decided": "1000.00"}, "fines", "1000.00",
      "一般违规（500.00–1,000.00）1,000.00"),
+    ("range-literal-amount", RANGE_WITH_MAX.replace("amount: decided", "amount: 800"), {"supplier": "S1"}, "fines",
+     "800.00", "一般违规（500.00–1,000.00）800.00"),
     ("range-minimum-by-default", RANGE_WITH_MAX.replace(", amount: decided", ""), {"supplier": "S1"}, "fines",
      "500.00", "一般违规（500.00–1,000.00）500.00"),
     # 3 March 10:00 → due 24:00 on 13 March; delivered 19 March 09:00 = 5 days 9 hours late = 129 started hours
@@ -190,6 +192,8 @@ def test_a_decided_amount_outside_its_level_is_located(tmp_path, decision_valida
 MISTAKES = [
     # (id, amounts, code, text)
     ("literal-above-max", RANGE_WITH_MAX.replace("amount: decided", "amount: 1200"), "amount-above-maximum",
+     "above the maximum 1,000.00"),
+    ("literal-decimal-above-max", RANGE_WITH_MAX.replace("amount: decided", "amount: 1000.01"), "amount-above-maximum",
      "above the maximum 1,000.00"),
     ("fine-without-party", "amounts:\n  items:\n    - {id: x, label: x, rate: 10}\n", "missing-field", "needs `party`"),
     ("customer-amount-with-party", "amounts:\n  items:\n    - {id: x, label: x, kind: refund, party: supplier, rate: 1}\n",
