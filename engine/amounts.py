@@ -110,6 +110,14 @@ def compile_amounts(c: _Compiler) -> AmountSpec:
     ref = str(raw.get("ref", ""))
     wording = {**WORDING, **{str(k): str(v) for k, v in (raw.get("wording") or {}).items()}}
     parties = _expr(c, base + ("parties",), raw.get("parties"), ("list",)) if "parties" in raw else None
+    if parties is not None:
+        fact = next((f for f in c.facts if f.name == raw["parties"]), None)
+        item = fact.type.item if fact is not None else None
+        if item is None or item.kind != "object" or item.field("id") is None:
+            c.error(
+                base + ("parties",), "type-error", f"'{raw['parties']}' must be a list fact of objects with an `id`"
+            )
+            parties = None
     levels: dict[str, Level] = {}
     for lid, lv in (raw.get("levels") or {}).items():
         minimum, maximum = Decimal(str(lv["min"])), Decimal(str(lv["max"])) if "max" in lv else None

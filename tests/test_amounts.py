@@ -30,6 +30,7 @@ facts:
   decided: {type: money}
   pieces: {type: integer}
   double: {type: boolean}
+  names: {type: list, items: {type: string}}
 findings:
   factor: {type: number, label: 倍数, conflict: error, default: 1}
 rules:
@@ -195,6 +196,8 @@ MISTAKES = [
      "above the maximum 1,000.00"),
     ("literal-decimal-above-max", RANGE_WITH_MAX.replace("amount: decided", "amount: 1000.01"), "amount-above-maximum",
      "above the maximum 1,000.00"),
+    ("parties-not-a-list", "amounts:\n  parties: supplier\n  items: []\n", "type-error", "expected list"),
+    ("parties-without-id", "amounts:\n  parties: names\n  items: []\n", "type-error", "list fact of objects with an `id`"),
     ("fine-without-party", "amounts:\n  items:\n    - {id: x, label: x, rate: 10}\n", "missing-field", "needs `party`"),
     ("customer-amount-with-party", "amounts:\n  items:\n    - {id: x, label: x, kind: refund, party: supplier, rate: 1}\n",
      "amounts", "drop `party`"),
