@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
 
+from .amounts import compile_amounts
 from .annotations import Acknowledgement, Placeholder, apply_acknowledgements, take_annotations, unused
 from .authority import compile_authority
 from .bundled import load_schema
@@ -223,12 +224,16 @@ class _Compiler:
                         )
                     )
         penalties = compile_penalties(self)
+        amounts = compile_amounts(self)
         forms_spec = compile_forms(self)
         clauses = compile_clauses(self)
         lint_extended_enums(self)
         rules = self._layer(rules + self.probes, findings)
         effective = self._effective_from()
-        diags, accepted = apply_acknowledgements(sort_diagnostics(self.diags), acks)
+        from .removals import summarise
+
+        summarised = summarise(self.diags, self.raw.removals, self.raw.own_files, self.data)
+        diags, accepted = apply_acknowledgements(sort_diagnostics(summarised), acks)
         diags = sort_diagnostics(diags + unused(acks, accepted))
         extra = {"acknowledgements": acks, "acknowledged": accepted, "placeholders": holders}
         if any(d.severity == "error" for d in diags) or not self.data:
@@ -249,6 +254,7 @@ class _Compiler:
             penalties=penalties,
             forms_spec=forms_spec,
             clauses=clauses,
+            amounts=amounts,
             root=self.raw.root,
             files=tuple(self.raw.files),
         )
@@ -601,10 +607,24 @@ class _Compiler:
 
     def _typed(self, path: tuple[object, ...], text: str, *, boolean: bool) -> ir.Node | None:
         try:
-            return check(parse(text), self.scope, want_boolean=boolean)
+            typed = check(parse(text), self.scope, want_boolean=boolean)
         except ExprError as exc:
             self.diags.append(Diagnostic(self.expr_location(path, text, exc.offset), exc.code, exc.message))
             return None
+        if boolean and path[:1] != ("tables",):  # a table cell's `!= x` documents missing as unmatched
+            self._lint_missing(path, text, typed)
+        return typed
+
+    def _lint_missing(self, path: tuple[object, ...], text: str, typed: ir.Node) -> None:
+        from .lint_missing import CODE, message, possibly_missing_negations
+
+        present = frozenset(
+            [f.name for f in self.facts if f.required]
+            + [f"findings.{f.id}" for f in self.findings if f.default is not MISSING]
+        )
+        for offset, subject, op in possibly_missing_negations(typed, present):
+            where = self.expr_location(path, text, offset)
+            self.diags.append(Diagnostic(where, CODE, message(subject, op), "warning"))
 
     def probe(
         self,

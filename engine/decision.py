@@ -14,7 +14,18 @@ from zoneinfo import ZoneInfo
 from .bundled import load_schema
 from .clauses import split_ref
 
-SECTIONS = ("findings", "timers", "approvals", "penalties", "forms", "actions", "trace", "warnings")
+SECTIONS = (
+    "findings",
+    "timers",
+    "approvals",
+    "penalties",
+    "fines",
+    "owed_to_customer",
+    "forms",
+    "actions",
+    "trace",
+    "warnings",
+)
 
 
 def _copy(value: Any) -> Any:
@@ -60,6 +71,9 @@ class Decision:
     actions: list[dict[str, Any]] = field(default_factory=list)
     trace: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    # the `amounts:` section: fines charged to parties, amounts owed to the customer (engine/amounts.py)
+    fines: list[dict[str, Any]] = field(default_factory=list)
+    owed_to_customer: list[dict[str, Any]] = field(default_factory=list)
     # The words of every clause the decision cites, once: clause id → {title, article, text}.
     clauses: dict[str, dict[str, str]] = field(default_factory=dict)
     # The trace with rules whose every effect a higher priority overrode, and the clauses it cites
@@ -221,7 +235,10 @@ def render_text(d: Decision) -> str:
         lines = [f"{p['name']} ({p['person']}, {where})"]
         for c in p["charges"]:
             lines.append(f"    {c['kind']} {c['amount']}: {c['basis']}  依据 {c['ref']}")
-        if "owed" in p:
+        if "owed" in p and "cap" not in p:
+            # No monthly cap in the pack (suppliers, contractors): no payroll wording, just the total.
+            lines.append(f"    {p['month']} 合计 {p['owed']}")
+        elif "owed" in p:
             plan = "，".join(f"{m['month']} {m['amount']}" for m in p.get("carried_over", []))
             lines.append(
                 f"    {p['month']} 应扣 {p['owed']}，本月扣 {p['deducted_this_month']}"
@@ -229,6 +246,11 @@ def render_text(d: Decision) -> str:
                 + (f"，分期 {plan}" if plan else "")
             )
         return lines
+
+    def amount(a: dict[str, Any]) -> list[str]:
+        who = f"{a['party_name']} ({a['party']}) " if a.get("party") else ""
+        shown = a["amount"] if a["amount"] is not None else f"未能计算 {a['status']}"
+        return [f"{who}{a['label']} ({a['id']}): {shown}  依据 {a['ref']}", f"    {a['basis']}"]
 
     def generic(item: dict[str, Any]) -> list[str]:
         return [json.dumps(item, ensure_ascii=False)]
@@ -240,6 +262,11 @@ def render_text(d: Decision) -> str:
     section("时限 Timers", d.timers, clock)
     section("审批 Approvals", d.approvals, approval)
     section("处罚 Penalties", d.penalties, penalty)
+    # Shown only when a pack has an `amounts:` section at work, so other packs' text stays as it was.
+    if d.fines:
+        section("罚款与违约金 Fines", d.fines, amount)
+    if d.owed_to_customer:
+        section("应付客户 Owed to the customer", d.owed_to_customer, amount)
     section("表单 Forms", d.forms, form)
     section("动作 Actions", d.actions, action)
     section("依据 Trace", d.trace, trace)

@@ -8,6 +8,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from .amounts import AmountResult
+from .amounts import compute as compute_amounts
 from .authority import AuthorityResult
 from .authority import compute as compute_authority
 from .clauses import refs_of, split_ref, words
@@ -147,8 +149,9 @@ def decide_with_findings(
     sla = compute_sla(policy, facts, values, probes, moment)
     approvals = compute_authority(policy, facts, values, probes, moment)
     penalties = compute_penalties(policy, facts, values, probes, moment, case_id)
+    amounts = compute_amounts(policy, facts, values, probes, moment, case_id, sla.timers)
     decision = _build(
-        policy, case_id, moment, rules, values, outcomes, sla, approvals, penalties, facts, probes, computed
+        policy, case_id, moment, rules, values, outcomes, sla, approvals, penalties, facts, probes, computed, amounts
     )
     return decision, values
 
@@ -291,6 +294,7 @@ def _build(
     facts: dict[str, Any],
     probes: frozenset[str],
     computed: Mapping[str, tuple[tuple[str, Any], ...]],
+    amounts: AmountResult,
 ) -> Decision:
     tz = policy.timezone
     findings = []
@@ -373,6 +377,7 @@ def _build(
     warnings.extend(sla.warnings)
     warnings.extend(approvals.warnings)
     warnings.extend(penalties.warnings)
+    warnings.extend(amounts.warnings)
     form_list = list(forms.values())
     warnings.extend(enrich_forms(policy, form_list, facts, values, probes, now))
     if policy.effective_from and now.astimezone(tz).date() < policy.effective_from:
@@ -402,6 +407,8 @@ def _build(
         timers=sla.timers,
         approvals=approvals.approvals,
         penalties=penalties.penalties,
+        fines=amounts.fines,
+        owed_to_customer=amounts.owed,
         forms=form_list,
         actions=list(actions.values()),
         trace=brief,

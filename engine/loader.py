@@ -13,7 +13,7 @@ from .source import SourceMap, read_document
 
 POLICY_FILE = "policy.yaml"
 LIST_SECTIONS = ("rules", "timers", "routes", "duties", "tables", "authority")
-SINGLE_SECTIONS = ("penalties",)
+SINGLE_SECTIONS = ("penalties", "amounts")
 MAP_SECTIONS = ("facts", "findings", "roles", "forms", "calendars", "clauses")
 
 
@@ -30,6 +30,9 @@ class RawPack:
     # enum facts the child redeclares with more values (fact, added values).
     inherited: set[tuple[str, str]] = field(default_factory=set)
     extended_enums: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    # facts and findings overlays removed (kind, name, where) and the overlays' own files (engine/removals.py)
+    removals: list[tuple[str, str, Location]] = field(default_factory=list)
+    own_files: set[str] = field(default_factory=set)
 
 
 def bundled_root() -> Path:
@@ -268,6 +271,12 @@ def merge_packs(base: RawPack, child: RawPack) -> RawPack:
         added = tuple(v for v in _enum_values(spec) if v not in old_values)
         if old_values and added:
             out.extended_enums.append((name, added))
+    from .removals import removals_of
+
+    out.removals = base.removals + removals_of(
+        child.data, lambda p: child.smap.location(p, default_file=child.files[0])
+    )
+    out.own_files = set(child.own_files or child.files)
     return out
 
 

@@ -75,6 +75,7 @@ class AdminLevel:
     per: str
     minimum: Decimal = ZERO
     share: Decimal = Decimal(1)
+    maximum: Decimal | None = None  # 罚款…以下: a record's rate above it is refused
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class AdminScale:
             where = f"admin scale: levels.{key}"
             if not isinstance(raw, Mapping):
                 raise PenaltyInputError(f"{where}: must be a mapping")
-            unknown = set(raw) - {"label", "per", "minimum", "share"}
+            unknown = set(raw) - {"label", "per", "minimum", "share", "maximum"}
             if unknown:
                 raise PenaltyInputError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
             per = raw.get("per")
@@ -116,7 +117,11 @@ class AdminScale:
                     raise PenaltyInputError(f"{where}: 'share' only applies when per is monthly_bonus")
                 minimum = _money(raw["minimum"], f"{where}.minimum")
                 share = Decimal(1)
-            levels[str(key)] = AdminLevel(str(key), str(raw.get("label", key)), per, minimum, share)
+            maximum = _money(raw["maximum"], f"{where}.maximum") if "maximum" in raw else None
+            if maximum is not None and (per == "monthly_bonus" or maximum < minimum):
+                why = "has no meaning when per is monthly_bonus" if per == "monthly_bonus" else "is below the minimum"
+                raise PenaltyInputError(f"{where}.maximum: {format_money(maximum)} {why}")
+            levels[str(key)] = AdminLevel(str(key), str(raw.get("label", key)), per, minimum, share, maximum)
         return cls(levels)
 
     def amount(
@@ -152,6 +157,10 @@ class AdminScale:
         if unit_rate < found.minimum:
             raise PenaltyInputError(
                 f"{found.label}: rate {format_money(unit_rate)} is below the minimum {format_money(found.minimum)}"
+            )
+        if found.maximum is not None and unit_rate > found.maximum:
+            raise PenaltyInputError(
+                f"{found.label}: rate {format_money(unit_rate)} is above the maximum {format_money(found.maximum)}"
             )
         if found.per == "occurrence":
             amount = round_money(unit_rate * count)
@@ -211,8 +220,9 @@ class Person:
     name: str
     department: str
     unit: str | None
-    base_points: Decimal
-    monthly_bonus: Decimal
+    # None for parties off the payroll (merchants, suppliers): needed only by group splits and the cap
+    base_points: Decimal | None
+    monthly_bonus: Decimal | None
     following_bonuses: Sequence[Decimal] = ()
     carried_balance: Decimal = ZERO
 
@@ -220,8 +230,10 @@ class Person:
         if not self.id:
             raise PenaltyInputError("person: id must not be empty")
         who = f"person {self.id}"
-        object.__setattr__(self, "base_points", _quantity(self.base_points, f"{who}: base points"))
-        object.__setattr__(self, "monthly_bonus", _money(self.monthly_bonus, f"{who}: monthly bonus"))
+        if self.base_points is not None:
+            object.__setattr__(self, "base_points", _quantity(self.base_points, f"{who}: base points"))
+        if self.monthly_bonus is not None:
+            object.__setattr__(self, "monthly_bonus", _money(self.monthly_bonus, f"{who}: monthly bonus"))
         if isinstance(self.following_bonuses, str | bytes) or not isinstance(self.following_bonuses, Sequence):
             raise PenaltyInputError(f"{who}: following bonuses must be a list of amounts")
         object.__setattr__(
@@ -463,7 +475,12 @@ def allocate(
             who = f"由 {person.name} 负担" if joint else f"个人过失，全数由 {person.name} 负担"
             add(person.id, share, f"案件 {case_id}：{head}，{who} = {format_money(share)}")
             continue
-        points = [m.base_points for m in members]
+        lacking = [m.id for m in members if m.base_points is None]
+        if lacking:
+            raise PenaltyInputError(
+                f"case {case_id}: {label} shares a charge by base points, but {', '.join(lacking)} has none"
+            )
+        points = [m.base_points for m in members if m.base_points is not None]
         group_points = sum(points, Decimal(0))
         if group_points == 0:
             raise PenaltyInputError(f"case {case_id}: {label} has 0 base points in total")
@@ -595,6 +612,8 @@ def _one_person(month: str, person: Person, charges: list[Charge], rule: CapRule
     uncapped_total = sum((c.amount for c in uncapped), ZERO)
     owed = capped_owed + uncapped_total
 
+    if person.monthly_bonus is None:
+        raise PenaltyInputError(f"person {person.id}: the monthly cap needs the month's bonus (monthly_bonus)")
     cap = _cap_for(person.monthly_bonus, rule)
     now_capped = min(capped_owed, cap)
     room = now_capped

@@ -62,6 +62,8 @@ class PenaltySpec:
     # The case facts holding the responsibilities and the records, so an error can point into the case.
     responsibilities_fact: str = ""
     records_fact: str = ""
+    # the expressions behind the loss fields, to name what is missing (`actual_loss` → "loss_amount")
+    loss_texts: dict[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return self.people is not None
@@ -74,7 +76,7 @@ def compile_penalties(c: _Compiler) -> PenaltySpec:
     path: tuple[object, ...] = ("penalties",)
     ref = str(raw.get("ref", ""))
     when = c.probe("penalties:when", raw["when"], path + ("when",), ref) if isinstance(raw.get("when"), str) else None
-    people = _list_fact(c, path + ("people",), raw.get("people"), PERSON_FIELDS)
+    people = _list_fact(c, path + ("people",), raw.get("people"), _person_fields(raw))
     spec: dict[str, Any] = {"ref": ref, "when": when, "people": people}
     eco = raw.get("economic")
     if isinstance(eco, dict):
@@ -94,6 +96,7 @@ def compile_penalties(c: _Compiler) -> PenaltySpec:
             ),
             attribution=_build(c, epath + ("attribution",), Attribution.from_spec, eco.get("attribution")),
             responsibilities_fact=str(eco.get("responsibilities", "")),
+            loss_texts={k: str(v) for k, v in loss.items() if isinstance(v, str)},
         )
     adm = raw.get("administrative")
     if isinstance(adm, dict):
@@ -121,6 +124,24 @@ def compile_penalties(c: _Compiler) -> PenaltySpec:
         )
     spec["cap"] = _build(c, path + ("monthly_cap",), CapRule.from_spec, raw.get("monthly_cap"))
     return PenaltySpec(**spec)
+
+
+def _person_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    """The fields the people's items need: payroll fields only where the section uses them, so a
+    supplier or contractor is just an id (base points split a group's share, the bonus sets the cap)."""
+    eco = raw.get("economic") if isinstance(raw.get("economic"), dict) else None
+    adm = raw.get("administrative") if isinstance(raw.get("administrative"), dict) else {}
+    needs: dict[str, Any] = {"id": PERSON_FIELDS["id"]}
+    if eco is not None:
+        needs["department"] = PERSON_FIELDS["department"]
+        chains = ((eco.get("attribution") or {}).get("chains") or {}).values()
+        if any(target in ("unit", "department") for chain in chains if isinstance(chain, list) for target in chain):
+            needs["base_points"] = PERSON_FIELDS["base_points"]
+    levels = ((adm.get("scale") or {}).get("levels") or {}).values()
+    by_bonus = any(isinstance(lv, dict) and lv.get("per") == "monthly_bonus" for lv in levels)
+    if raw.get("monthly_cap") is not None or by_bonus:
+        needs["monthly_bonus"] = PERSON_FIELDS["monthly_bonus"]
+    return needs
 
 
 def _value(c: _Compiler, path: tuple[object, ...], raw: Any, kinds: tuple[str, ...]) -> Compiled | None:
@@ -183,7 +204,18 @@ def compute(
     case = case_id or "-"
     charges: list[tuple[Charge, str]] = []
     responsibilities = value_or_none(spec.responsibilities, env)
-    if spec.attribution is not None and responsibilities:
+    lacking = _lacking_loss(spec, env) if spec.attribution is not None and responsibilities else None
+    if lacking is not None:
+        # The loss cannot be allocated; administrative penalties, timers and the rest still stand.
+        out.warnings.append(
+            {
+                "code": "penalty-not-computable",
+                "message": f"case {case}: the economic penalty cannot be computed: {lacking} not given "
+                f"(penalties.economic.loss); the other penalties stand",
+                "ref": spec.economic_ref or spec.ref,
+            }
+        )
+    elif spec.attribution is not None and responsibilities:
         if spec.sold_within_window is None:
             # The pack has no resale window: the actual loss, without talk of one.
             actual = value_or_none(spec.actual_loss, env)
@@ -306,6 +338,16 @@ def _report_unused(policy: Policy, spec: PenaltySpec, env: Env, out: PenaltyResu
             "ref": spec.ref,
         }
     )
+
+
+def _lacking_loss(spec: PenaltySpec, env: Env) -> str | None:
+    """The loss fact this case needs and lacks (named as the pack wrote it), or None."""
+    sold = value_or_none(spec.sold_within_window, env) if spec.sold_within_window is not None else None
+    field_name = "a_grade_price_loss" if sold is True else "actual_loss"
+    compiled = spec.a_grade_price_loss if sold is True else spec.actual_loss
+    if value_or_none(compiled, env) is None:
+        return spec.loss_texts.get(field_name, field_name)
+    return None
 
 
 def _person(raw: dict[str, Any]) -> Person:

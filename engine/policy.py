@@ -107,6 +107,7 @@ class Policy:
     penalties: Any = None
     forms_spec: Any = None
     clauses: Mapping[str, Any] = field(default_factory=dict)
+    amounts: Any = None
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 

@@ -9,10 +9,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from .calendar import SOURCE_STATUTORY, BusinessCalendar, CalendarError, CalendarNotCovered
+from .civil import CIVIL, ELAPSED, KEEP
 from .durations import BUSINESS_HOURS, CALENDAR, MONTH, WORKING_DAYS, Duration, DurationError, parse_duration
 from .errors import EvaluationError, Location
 from .expr.pyeval import Compiled, Env, value_or_none
 from .facts import Label
+from .sla_terms import civil_due_at, start_expr, start_instant, timer_options
 
 if TYPE_CHECKING:
     from .compiler import _Compiler
@@ -55,6 +57,12 @@ class Timer:
     warn_at: tuple[int, ...]
     on_breach: Effects
     on_late: Effects
+    # issue 21: applicability, legal day counting, date starts (see engine/civil.py)
+    when: str | None = None  # probe id: the timer applies only when its condition holds
+    counting: str = ELAPSED
+    last_day_off: str = KEEP
+    date_start: str | None = None  # a date start: "next_day" or "same_day" (00:00 of that day)
+    start_is_date: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,6 +204,7 @@ def _timers(c: _Compiler, calendars: dict[str, BusinessCalendar]) -> list[Timer]
         cal = _calendar_ref(c, path + ("calendar",), spec.get("calendar"), calendars)
         start = stop = pauses = None
         start_timer = None
+        start_is_date = False
         raw_start = spec.get("start")
         if isinstance(raw_start, str) and raw_start.startswith("timer:"):
             start_timer = raw_start[len("timer:") :]
@@ -204,7 +213,7 @@ def _timers(c: _Compiler, calendars: dict[str, BusinessCalendar]) -> list[Timer]
             elif start_timer not in ids:
                 c.error(path + ("start",), "dangling-ref", f"unknown timer '{start_timer}'")
         elif isinstance(raw_start, str):
-            start = c.value_expr(path + ("start",), raw_start, ("datetime",))
+            start, start_is_date = start_expr(c, path + ("start",), raw_start)
         if isinstance(spec.get("stop"), str):
             stop = c.value_expr(path + ("stop",), spec["stop"], ("datetime",))
         if isinstance(spec.get("pauses"), str):
@@ -227,6 +236,7 @@ def _timers(c: _Compiler, calendars: dict[str, BusinessCalendar]) -> list[Timer]
         if "goal" not in spec and "due_before" not in spec:
             c.error(path, "missing-field", "a timer needs `goal` (from its start) or `due_before`")
         _needs_calendar(c, path + ("goal",), goals, cal)
+        extra = timer_options(c, path, spec, goals, cal, start_is_date)
         out.append(
             Timer(
                 tid,
@@ -242,6 +252,7 @@ def _timers(c: _Compiler, calendars: dict[str, BusinessCalendar]) -> list[Timer]
                 tuple(sorted(int(w) for w in spec.get("warn_at", []) if isinstance(w, int))),
                 _effects(c, spec.get("on_breach"), path + ("on_breach",)),
                 _effects(c, spec.get("on_late"), path + ("on_late",)),
+                **extra,
             )
         )
     index = {spec["id"]: path[1] for path, spec in c.entries("timers")}
@@ -424,6 +435,9 @@ def compute(
     gaps = _Gaps(spec)
     stops: dict[str, datetime | None] = {}
     for t in spec.timers:
+        if t.when is not None and t.when not in probes:
+            stops[t.id] = None  # a timer that does not apply is left out, and starts nothing
+            continue
         entry, effects = _timer(policy, spec, t, env, probes, stops, gaps)
         out.timers.append(entry)
         if effects:
@@ -669,7 +683,8 @@ def _status_fields(
             out["overdue"] = {"text": _amount(cal, kind, late, due), "seconds": int(late // SECOND)}
     except CalendarNotCovered as exc:
         out["_uncovered"] = exc
-    exact = Decimal(used // SECOND) * 100 / Decimal(total // SECOND)
+    # A zero goal (an appointment time) is wholly used up the moment it starts.
+    exact = Decimal(used // SECOND) * 100 / Decimal(total // SECOND) if measured_total else Decimal(100)
     out["percent_elapsed"] = str(exact.quantize(Decimal("0.1"), ROUND_HALF_UP))
     out["_percent"] = exact  # thresholds compare the exact share, not the rounded one
     return out
@@ -678,7 +693,9 @@ def _status_fields(
 def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops, gaps: _Gaps) -> tuple[dict[str, Any], Effects]:
     tz = policy.timezone
     cal = spec.calendars.get(t.calendar) if t.calendar else None
-    start = stops.get(t.start_timer) if t.start_timer else value_or_none(t.start, env)
+    start = start_instant(
+        stops.get(t.start_timer) if t.start_timer else value_or_none(t.start, env), t.counting, t.date_start, tz
+    )
     stop = value_or_none(t.stop, env)
     if stop is not None and stop > env.now:
         stop = None  # recorded after `now`: not stopped yet as of `now`
@@ -710,7 +727,10 @@ def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops, gaps: _Gaps
         entry["goal"] = str(option.duration)
         if start is not None:
             try:
-                due = _due(cal, start, option.duration, pauses, tz)
+                if t.counting == CIVIL:
+                    due = civil_due_at(start, option.duration, tz, cal, t.last_day_off)
+                else:
+                    due = _due(cal, start, option.duration, pauses, tz)
             except CalendarNotCovered as exc:
                 gaps.missing(f"timer:{t.id}", t.ref, t.calendar, exc, "due time unknown")
                 entry.update(_unknown(t.calendar, start, stop, tz))

@@ -43,6 +43,10 @@ TEST_SCHEMA: dict[str, Any] = {
                             "not_forms": _IDS,
                             "warnings": _IDS,
                             "no_warnings": {"type": "boolean"},
+                            "not_timers": {
+                                **_IDS,
+                                "description": "timers that must be absent (their `when` does not hold)",
+                            },
                             "timers": {
                                 "type": "object",
                                 "additionalProperties": {"type": "object"},
@@ -59,6 +63,18 @@ TEST_SCHEMA: dict[str, Any] = {
                                 "description": "person id → fields that must match (a subset)",
                             },
                             "no_penalties": {"type": "boolean"},
+                            "fines": {
+                                "type": "object",
+                                "additionalProperties": {"type": "object"},
+                                "description": "amount item id → fields that must match (a subset)",
+                            },
+                            "owed_to_customer": {
+                                "type": "object",
+                                "additionalProperties": {"type": "object"},
+                                "description": "amount item id → fields that must match (a subset)",
+                            },
+                            "no_fines": {"type": "boolean"},
+                            "no_owed_to_customer": {"type": "boolean"},
                         },
                         "additionalProperties": False,
                     },
@@ -181,6 +197,8 @@ def compare(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
         ("timers", "id", "timer"),
         ("approvals", "id", "approval"),
         ("penalties", "person", "penalty for"),
+        ("fines", "id", "fine"),
+        ("owed_to_customer", "id", "amount owed"),
     ):
         present = {item[key]: item for item in got[section]}
         for item_id, fields in (want.get(section) or {}).items():
@@ -188,8 +206,15 @@ def compare(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
                 out.append(f"{what} {item_id}: want it, got [{', '.join(present)}]")
                 continue
             out.extend(_subset(f"{what} {item_id}", fields, present[item_id]))
+    present_timers = {t["id"] for t in got["timers"]}
+    for tid in want.get("not_timers") or []:
+        if tid in present_timers:
+            out.append(f"timer {tid}: want it absent (not applicable), but it is there")
     if want.get("no_penalties") and got["penalties"]:
         out.append(f"penalties: want none, got {[p['person'] for p in got['penalties']]}")
+    for section in ("fines", "owed_to_customer"):
+        if want.get("no_" + section) and got[section]:
+            out.append(f"{section}: want none, got {[a['id'] for a in got[section]]}")
     messages = [w["message"] for w in got["warnings"]]
     for text in want.get("warnings") or []:
         if not any(text in m for m in messages):
@@ -242,6 +267,7 @@ def run_pack_tests(policy: Policy, engines: tuple[str, ...] = ENGINES) -> SuiteR
     fired: set[str] = set()
     started: set[str] = set()
     rows: set[str] = set()
+    amounts: set[str] = set()
     files = suite_files(policy.root)
     if not files:
         diags.append(Diagnostic(Location(str(policy.root / "tests"), 0, 0), "no-tests", "the pack has no tests/*.yaml"))
@@ -262,6 +288,12 @@ def run_pack_tests(policy: Policy, engines: tuple[str, ...] = ENGINES) -> SuiteR
                     fired.update(t["rule"] for t in r.decision["trace"])
                     started.update(t["id"] for t in r.decision["timers"] if t["status"] != "pending")
                     rows.update(f"{a['table']}#{a['row']}" for a in r.decision["approvals"] if a.get("row"))
+                    amounts.update(a["id"] for a in r.decision["fines"] + r.decision["owed_to_customer"])
+                    rows.update(
+                        f"{a['table']}#{a['row']}"
+                        for a in r.decision["fines"] + r.decision["owed_to_customer"]
+                        if a.get("row")
+                    )
             results.extend(per_engine)
     sla = policy.sla
     clocks = [t.id for t in sla.timers] + [r.id for r in sla.routes] + [d.id for d in sla.duties] if sla else []
@@ -274,6 +306,7 @@ def run_pack_tests(policy: Policy, engines: tuple[str, ...] = ENGINES) -> SuiteR
             for row in table.rows
             if f"{tid}#{row.index + 1}" not in rows
         ],
+        "amounts_never_computed": [a.id for a in policy.amounts.items if a.id not in amounts] if policy.amounts else [],
     }
     return SuiteReport(results, diags, coverage)
 

@@ -49,6 +49,10 @@ def test_every_declared_clause_is_encoded_by_something(pack):
 @pytest.mark.parametrize("pack", PACKS)
 def test_clause_texts_are_the_seeds_words_verbatim(pack):
     for cid, clause in engine.load_policy(pack).clauses.items():
+        if clause.source == "README.md":  # a sample regulation written for zhidu, quoted in the pack's README
+            quoted = (bundled_root() / pack / "README.md").read_text(encoding="utf-8").replace("\n>", "\n")
+            assert squash(clause.text) in squash(quoted).replace("**", ""), f"{pack} {cid}: not the README's words"
+            continue
         name = clause.source.removeprefix("seed ")
         seed = squash((SEEDS / name).read_text(encoding="utf-8"))
         assert squash(clause.text) in seed, f"{pack} {cid}: not the words of {name}"

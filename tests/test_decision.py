@@ -26,13 +26,15 @@ def test_every_section_is_present_and_valid(minimal, decision_validator):
         "timers",
         "approvals",
         "penalties",
+        "fines",
+        "owed_to_customer",
         "forms",
         "actions",
         "trace",
         "warnings",
         "clauses",
     ]
-    assert d["timers"] == d["approvals"] == d["penalties"] == []
+    assert d["timers"] == d["approvals"] == d["penalties"] == d["fines"] == d["owed_to_customer"] == []
     decision_validator.validate(d)
 
 

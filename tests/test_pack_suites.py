@@ -46,4 +46,5 @@ def test_every_rule_is_exercised_by_the_packs_own_tests(policies, pack):
     assert report.coverage["rules_never_fired"] == []
     assert report.coverage["timers_never_started"] == []
     assert report.coverage["table_rows_never_chosen"] == []
+    assert report.coverage["amounts_never_computed"] == []
     assert len({r.name for r in report.results}) >= 15

@@ -31,6 +31,7 @@ SCALE = AdminScale.from_spec(
             "minor_demerit": {"label": "小过", "per": "base", "minimum": 800},
             "major_demerit": {"label": "大过", "per": "monthly_bonus"},
             "half_bonus": {"label": "减半", "per": "monthly_bonus", "share": D("0.5")},
+            "ranged": {"label": "一般违规", "per": "occurrence", "minimum": 500, "maximum": 1000},
         }
     }
 )
@@ -97,6 +98,7 @@ PEOPLE = [
             "大过 2 次：当月奖金 3000.00 全额 = 3000.00（按月计，不随次数累加）",
             id="major-twice-still-one-bonus",
         ),
+        pytest.param("ranged", {"rate": 1000}, "1000.00", "一般违规 1 次 × 1000 元/次 = 1000.00", id="rate-at-maximum"),
         pytest.param(
             "half_bonus",
             {"monthly_bonus": "3000.01"},
@@ -117,6 +119,8 @@ def test_admin_amount(level, kwargs, amount, basis):
     [
         pytest.param("warnig", {}, "did you mean 'warning'", id="unknown-level"),
         pytest.param("warning", {"rate": 399}, "below the minimum 400.00", id="rate-below-minimum"),
+        pytest.param("ranged", {"rate": 1200}, "above the maximum 1000.00", id="rate-above-maximum"),
+        pytest.param("ranged", {"rate": 499}, "below the minimum 500.00", id="ranged-below-minimum"),
         pytest.param("warning", {"count": 0}, "at least 1", id="zero-count"),
         pytest.param("warning", {"count": True}, "at least 1", id="bool-count"),
         pytest.param("minor_demerit", {}, "bases", id="minor-needs-bases"),
@@ -142,6 +146,10 @@ def test_admin_amount_refuses(level, kwargs, message):
         pytest.param({"levels": {"w": {"per": "monthly_bonus", "minimum": 1}}}, "no meaning", id="min-on-bonus"),
         pytest.param({"levels": {"w": {"per": "monthly_bonus", "share": 2}}}, "at most 1", id="share-above-1"),
         pytest.param({"levels": {"w": {"per": "base", "minimum": 1, "extra": 1}}}, "unknown field", id="unknown-field"),
+        pytest.param(
+            {"levels": {"w": {"per": "base", "minimum": 9, "maximum": 5}}}, "below the minimum", id="max-below-min"
+        ),
+        pytest.param({"levels": {"w": {"per": "monthly_bonus", "maximum": 5}}}, "no meaning", id="max-on-bonus"),
     ],
 )
 def test_admin_scale_spec_refuses(spec, message):

@@ -326,6 +326,40 @@ def _contains(container, item, _tz):
     return item in container
 
 
+# --- date ⇄ datetime conversions (issue 21: date facts that start timers, civil periods) -------------
+
+
+def _typ_date_to_datetime(t, _):
+    _want(t, 1)
+    _kind(t[0], 0, "date", "datetime")
+    return DATETIME
+
+
+def _start_of_day(value: date | datetime, tz: ZoneInfo) -> datetime:
+    return datetime.combine(_to_date(value, tz), datetime.min.time(), tz)
+
+
+def _end_of_day(value: date | datetime, tz: ZoneInfo) -> datetime:
+    # 24:00 of the day, written as 00:00 of the next: the first instant that is no longer that day
+    return datetime.combine(_to_date(value, tz) + timedelta(days=1), datetime.min.time(), tz)
+
+
+CONVERSIONS = [
+    Function(
+        "start_of_day",
+        "00:00 of a date (or of a datetime's day) in the pack's timezone",
+        _typ_date_to_datetime,
+        _start_of_day,
+    ),
+    Function(
+        "end_of_day",
+        "24:00 of a date (00:00 of the next day) in the pack's timezone",
+        _typ_date_to_datetime,
+        _end_of_day,
+    ),
+]
+
+
 FUNCTIONS: dict[str, Function] = {
     f.name: f
     for f in [
@@ -427,5 +461,6 @@ FUNCTIONS: dict[str, Function] = {
         Function(
             "hour", "hour of a datetime in the pack's timezone (0-23)", _typ_hour, lambda d, tz: d.astimezone(tz).hour
         ),
+        *CONVERSIONS,
     ]
 }
