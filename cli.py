@@ -527,6 +527,17 @@ def init(new_dir: str, base: str, pack_id: str | None) -> None:
     click.echo(f"created {created} (extends {base}); next: zhidu validate {new_dir} && zhidu test {new_dir}")
 
 
+# The HTTP service (engine/service): `serve` and `tokens`; FastAPI and uvicorn load only when serving.
+def _add_service_commands() -> None:
+    from engine.service.commands import build
+
+    for cmd in build(ZhiduCommand):
+        main.add_command(cmd)
+
+
+_add_service_commands()
+
+
 def run() -> None:
     """Console-script entry point: any unexpected exception becomes exit 5 with one line, not a traceback."""
     try:

@@ -1,0 +1,56 @@
+"""Request bodies: JSON only, bounded in size, parsed with source positions so errors point into the body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from ..errors import Diagnostic, Location
+from ..source import SourceMap, parse_json
+from .problems import Problem
+
+BODY = "body"  # the file name errors in a request body are reported under: body:3:14: case-invalid: ...
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def read_json(request: Request, limit: int) -> tuple[Any, SourceMap]:
+    """The parsed body and its source map; 415 for another media type, 413 past `limit` bytes, 400 for bad JSON."""
+    content_type = request.headers.get("content-type", "")
+    if not _is_json(content_type):
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            f"send JSON (Content-Type: application/json), not {content_type or 'nothing'}",
+        )
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise Problem(413, "body-too-large", f"the body has {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    # Counted while reading: a chunked body without Content-Length is refused as soon as it passes the limit.
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, "body-too-large", f"the body passed the limit of {limit} bytes")
+        chunks.append(chunk)
+    try:
+        text = b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        diag = Diagnostic(Location(BODY, 1, 1), "encoding", f"not UTF-8 text: {exc.reason}")
+        raise Problem(400, "encoding", diag.message, [diag]) from None
+    data, smap, diags = parse_json(text, BODY)
+    if diags:
+        raise Problem(400, diags[0].code, diags[0].message, diags)
+    return data, smap
+
+
+def require_mapping(data: Any, what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        diag = Diagnostic(Location(BODY, 1, 1), "case-invalid", f"{what} must be a JSON object")
+        raise Problem(422, "case-invalid", diag.message, [diag])
+    return data
