@@ -13,6 +13,7 @@ import click
 import engine
 from engine.errors import CaseError, Diagnostic, Location, ZhiduError
 from engine.evaluate import decide_with_findings, evaluate_case, prepare_case
+from engine.register import commands as register_commands
 from engine.source import SourceMap, parse_json, read_document
 
 EXIT_CODES = """\b
@@ -25,6 +26,8 @@ Exit codes:
   5  internal error (a bug: please report it with the input)
   6  policy tests failed (test)
   7  some lines of a batch failed (batch; each has an error record)
+  8  the register refused the operation (cases, db, report, ledger, packs publish)
+  9  conflict: the case changed since the version the change was based on (--based-on)
 """
 
 
@@ -319,12 +322,14 @@ def render(
         click.echo(text, nl=False)
 
 
-@command
-def packs() -> None:
-    """List the bundled packs."""
-    for name in engine.bundled_packs():
-        policy = engine.load_policy(name)
-        click.echo(f"{name}\t{policy.version}\t{policy.title.zh}")
+@main.group(invoke_without_command=True, epilog=EXIT_CODES)
+@click.pass_context
+def packs(ctx: click.Context) -> None:
+    """List the bundled packs (publish a version to the register with `packs publish`)."""
+    if ctx.invoked_subcommand is None:
+        for name in engine.bundled_packs():
+            policy = engine.load_policy(name)
+            click.echo(f"{name}\t{policy.version}\t{policy.title.zh}")
 
 
 @main.group(epilog=EXIT_CODES)
@@ -525,6 +530,12 @@ def init(new_dir: str, base: str, pack_id: str | None) -> None:
 
     created = init_pack(Path(new_dir), base, pack_id)
     click.echo(f"created {created} (extends {base}); next: zhidu validate {new_dir} && zhidu test {new_dir}")
+
+
+# The case register (engine/register): its commands live in the wing; SQLAlchemy loads on first use.
+for _group in register_commands.build(ZhiduCommand):
+    main.add_command(_group)
+register_commands.add_publish(packs, ZhiduCommand)
 
 
 # The HTTP service (engine/service): `serve` and `tokens`; FastAPI and uvicorn load only when serving.
