@@ -22,10 +22,23 @@ MATRIX: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/tokens"): "admin",
     ("POST", "/v1/tokens"): "admin",
     ("DELETE", "/v1/tokens/{token_id}"): "admin",
+    ("GET", "/v1/packs/{pack}/versions"): "viewer",
+    ("POST", "/v1/packs/{pack}/versions"): "admin",
+    ("POST", "/v1/packs/{pack}/cases"): "operator",
+    ("GET", "/v1/packs/{pack}/cases/{number}"): "viewer",
+    ("POST", "/v1/packs/{pack}/cases/{number}/events"): "operator",
+    ("GET", "/v1/packs/{pack}/cases/{number}/decision"): "viewer",
+    ("GET", "/v1/packs/{pack}/cases/{number}/history"): "viewer",
+    ("GET", "/v1/packs/{pack}/cases/{number}/forms/{form_id}"): "operator",
+    ("GET", "/v1/due"): "viewer",
+    ("POST", "/v1/tick"): "operator",
 }
 RANK = {role: i for i, role in enumerate(ROLES)}
-PARAMS = {"pack": "pcb-manufacturer", "token_id": "not-a-token"}
-BODIES = {"/v1/tokens": {"name": "matrix", "role": "viewer"}}
+PARAMS = {"pack": "pcb-manufacturer", "token_id": "not-a-token", "number": "000000", "form_id": "reminder"}
+BODIES = {
+    "/v1/tokens": {"name": "matrix", "role": "viewer"},
+    "/v1/packs/{pack}/cases/{number}/events": {"kind": "closed", "based_on": 0},
+}
 
 
 @pytest.fixture(scope="module")

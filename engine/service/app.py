@@ -10,11 +10,13 @@ from starlette.responses import JSONResponse, Response
 from .. import __version__
 from ..evaluate import evaluate_case
 from ..policy import ENGINES
+from ..register.db import connect
+from ..register.store import Register
 from . import problems
 from .auth import Admin, Authenticator, Operator, Viewer
 from .body import BODY, read_json, require_mapping
+from .cases import add_routes
 from .catalog import Catalog
-from .database import connect
 from .metrics import EVALUATIONS, MetricsMiddleware, exposition
 from .models import CreatedToken, Health, NewToken, PackDescription, PackSummary, Ready, TokenInfo
 from .openapi import PROBLEM_STATUSES, build_openapi, json_body, schema_response
@@ -43,12 +45,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = Catalog(settings.packs)
     engine = connect(settings.db)
     app.state.db = engine
+    app.state.register = Register(settings.db, engine=settings.engine)
     app.state.tokens = TokenStore(engine)
     app.state.auth = Authenticator(app.state.tokens, settings.token_cache_seconds)
     app.add_middleware(MetricsMiddleware)
     problems.install(app)
     _stateless_routes(app, settings)
     _token_routes(app)
+    add_routes(app, app.state.register)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
 
     @app.get("/openapi.json", include_in_schema=False)

@@ -23,6 +23,7 @@ DESCRIBED = ("rules", "tables", "timers", "routes", "duties", "authority", "pena
 class Served:
     """One compiled pack and its description (computed once, answered many times)."""
 
+    ref: str  # how the pack was named at start-up (bundled name or folder): what `publish` reads
     policy: Policy
     summary: dict[str, Any]
     description: dict[str, Any]
@@ -44,7 +45,7 @@ class Catalog:
                 "timezone": str(policy.timezone),
                 "effective_from": policy.effective_from.isoformat() if policy.effective_from else None,
             }
-            self._packs[policy.id] = Served(policy, summary, describe(policy, raw, summary))
+            self._packs[policy.id] = Served(ref, policy, summary, describe(policy, raw, summary))
 
     def __contains__(self, pack_id: str) -> bool:
         return pack_id in self._packs

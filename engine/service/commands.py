@@ -95,7 +95,7 @@ def build(command_cls: type[click.Command]) -> list[click.Command]:
 
     def store(db_url: str | None) -> Any:
         try:
-            from .database import connect
+            from ..register.db import connect
             from .tokens import TokenStore
         except ImportError as exc:
             raise _missing_extra(exc) from None

@@ -59,8 +59,10 @@ class Problem(Exception):
 def status_of(exc: ZhiduError) -> int:
     """The HTTP status of an engine or register error (the CLI's exit code, in HTTP terms)."""
     code = exc.code or ""
-    if code.endswith("not-found"):
+    if code.endswith("not-found") or code in ("no-case", "unknown-form"):
         return 404
+    if code == "database":
+        return 503
     if code == "conflict" or type(exc).__name__ == "ConflictError":
         return 409
     if isinstance(exc, CaseError | EvaluationError):

@@ -17,7 +17,8 @@ RANK = {role: i for i, role in enumerate(ROLES)}
 PREFIX = "zhidu_"
 
 metadata = sa.MetaData()
-# INTERIM: the table lives here until the register's Alembic migrations carry it (see docs/service.md).
+# Created by the register's migration 0002 (engine/register/migrations/versions/0002_service_tokens.py);
+# described here, not in the register's schema module, because only the service reads it.
 service_tokens = sa.Table(
     "service_tokens",
     metadata,
@@ -76,11 +77,10 @@ def _record(row: Any) -> TokenRecord:
 
 
 class TokenStore:
-    """Tokens in the register's database (SQLite file or PostgreSQL)."""
+    """Tokens in the register's database (SQLite file or PostgreSQL), migrated by the register."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine, checkfirst=True)
 
     def create(self, name: str, role: str, *, actor: str, now: datetime) -> tuple[TokenRecord, str]:
         """A new token: the record, and the token text (shown once; only its digest is kept)."""
