@@ -229,3 +229,20 @@ def test_tokens_over_the_api(service: Service) -> None:
     assert service.client.get("/v1/packs", headers=headers).status_code == 401
     bad = service.call("POST", "/v1/tokens", "admin", json={"name": "x", "role": "root"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "$.role"
+
+
+def test_a_register_made_before_the_token_table_gets_it(tmp_path: Path) -> None:
+    """A database at the register's first migration (made before 0002 existed) is upgraded for tokens."""
+    from alembic import command
+
+    from engine.register import db
+    from engine.service.tokens import TokenStore
+
+    url = db.resolve_url(str(tmp_path / "old.db"))
+    old = db._make_engine(url)
+    with old.begin() as conn:
+        command.upgrade(db._alembic_config(conn), "0001")
+    assert db.current_revision(old) == "0001"
+    store = TokenStore(old)
+    assert store.list() == []
+    assert db.current_revision(old) == "0002"

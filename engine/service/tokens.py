@@ -80,6 +80,9 @@ class TokenStore:
     """Tokens in the register's database (SQLite file or PostgreSQL), migrated by the register."""
 
     def __init__(self, engine: sa.Engine) -> None:
+        from .migrate import upgrade_to_head
+
+        upgrade_to_head(engine)
         self.engine = engine
 
     def create(self, name: str, role: str, *, actor: str, now: datetime) -> tuple[TokenRecord, str]:
