@@ -8,10 +8,13 @@ from fastapi import FastAPI, Path, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from .. import __version__
+from ..decision import Decision
+from ..errors import CaseError
 from ..evaluate import evaluate_case
 from ..policy import ENGINES
 from ..register.db import connect
 from ..register.store import Register
+from ..source import SourceMap
 from . import problems
 from .auth import Admin, Authenticator, Operator, Viewer
 from .body import BODY, read_json, require_mapping
@@ -133,17 +136,25 @@ def _stateless_routes(app: FastAPI, settings: Settings) -> None:
     ) -> Response:
         """Decide one case: the same Decision JSON as `zhidu evaluate` (stateless, nothing is stored)."""
         policy = catalog.policy(pack)
-        data, smap = await read_json(request, settings.max_body)
-        case = require_mapping(data, "a case")
+        body = await read_json(request, settings.max_body)
+        case = require_mapping(body.data, "a case")
         chosen = engine or settings.engine
         moment: datetime | str | None = now
         if moment is None and case.get("now") is None:
             moment = datetime.now(UTC).astimezone(policy.timezone)
-        # Evaluation is short and CPU-bound: run inline (a thread hop would cost more than it saves).
-        try:
-            decision = evaluate_case(
+
+        def run(smap: SourceMap | None) -> Decision:
+            return evaluate_case(
                 policy, case, moment, engine=chosen, smap=smap, filename=BODY, strict_calendar=strict_calendar
             )
+
+        # Evaluation is short and CPU-bound: run inline (a thread hop would cost more than it saves).
+        try:
+            try:
+                decision = run(None)
+            except CaseError:
+                run(body.smap)  # the same refusal, now with the line and column of each mistake
+                raise
         except Exception:
             EVALUATIONS.labels(policy.id, chosen, "refused").inc()
             raise

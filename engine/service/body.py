@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from fastapi import Request
 
 from ..errors import Diagnostic, Location
-from ..source import SourceMap, parse_json
+from ..source import SourceMap, load_json, parse_json
 from .problems import Problem
 
 BODY = "body"  # the file name errors in a request body are reported under: body:3:14: case-invalid: ...
@@ -18,8 +20,20 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-async def read_json(request: Request, limit: int) -> tuple[Any, SourceMap]:
-    """The parsed body and its source map; 415 for another media type, 413 past `limit` bytes, 400 for bad JSON."""
+@dataclass
+class Body:
+    """A JSON body. Source positions cost ten times the parse, so they are computed only to locate an error."""
+
+    text: str
+    data: Any
+
+    @cached_property
+    def smap(self) -> SourceMap:
+        return parse_json(self.text, BODY)[1]
+
+
+async def read_json(request: Request, limit: int) -> Body:
+    """The parsed body; 415 for another media type, 413 past `limit` bytes, 400 for text that is not JSON."""
     content_type = request.headers.get("content-type", "")
     if not _is_json(content_type):
         raise Problem(
@@ -43,10 +57,11 @@ async def read_json(request: Request, limit: int) -> tuple[Any, SourceMap]:
     except UnicodeDecodeError as exc:
         diag = Diagnostic(Location(BODY, 1, 1), "encoding", f"not UTF-8 text: {exc.reason}")
         raise Problem(400, "encoding", diag.message, [diag]) from None
-    data, smap, diags = parse_json(text, BODY)
-    if diags:
-        raise Problem(400, diags[0].code, diags[0].message, diags)
-    return data, smap
+    try:
+        return Body(text, load_json(text))
+    except ValueError:
+        _, _, diags = parse_json(text, BODY)  # the same reading, with the line and column of the mistake
+        raise Problem(400, diags[0].code, diags[0].message, diags) from None
 
 
 def require_mapping(data: Any, what: str) -> dict[str, Any]:

@@ -155,8 +155,8 @@ def add_routes(app: FastAPI, register: Register) -> None:
     ) -> CaseOut:
         """Register a case: numbered now, judged by the pack version in force on its received date."""
         pack_id = served(pack)
-        data, smap = await read_json(request, app.state.settings.max_body)
-        case = require_mapping(data, "a case")
+        body = await read_json(request, app.state.settings.max_body)
+        case, smap = require_mapping(body.data, "a case"), body.smap
         occurred = instant(occurred_at, "occurred_at") if occurred_at else None
         from starlette.concurrency import run_in_threadpool
 
@@ -198,9 +198,10 @@ def add_routes(app: FastAPI, register: Register) -> None:
     async def append_event(pack: PackId, number: Number, request: Request, who: Operator) -> CaseOut:
         """Record what happened; 409 when the case moved on since `based_on` (read it again and retry)."""
         pack_id = served(pack)
-        data, smap = await read_json(request, app.state.settings.max_body)
+        body = await read_json(request, app.state.settings.max_body)
+        smap = body.smap
         try:
-            event = EventIn.model_validate(require_mapping(data, "an event"))
+            event = EventIn.model_validate(require_mapping(body.data, "an event"))
         except ValidationError as exc:
             raise _shape_errors(exc) from None
         occurred = instant(event.occurred_at, "occurred_at") if event.occurred_at else None
