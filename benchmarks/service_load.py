@@ -36,6 +36,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its descendants so far (Linux /proc), in seconds.
+    Load on a shared machine stretches latency, not the CPU a request costs: this is the steadier number."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def requests_for(count: int, port: int, token: str, engine: str) -> list[bytes]:
     """`count` distinct HTTP/1.1 requests, each one generated case (its own `now` inside)."""
     from generate_cases import iter_cases
@@ -148,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         end = time.monotonic() + args.timeout
         # warm-up on every connection of both workers (first requests compile backends, fill caches)
         asyncio.run(load(port, payloads, args.warmup, args.concurrency, end))
+        cpu_before = tree_cpu_seconds(server.pid)
         result = asyncio.run(load(port, payloads, args.requests, args.concurrency, end))
+        cpu = tree_cpu_seconds(server.pid) - cpu_before
+        result["server_cpu_ms_per_request"] = round(cpu * 1000 / max(result["requests"], 1), 3)
         result.update(
             {"concurrency": args.concurrency, "workers": args.workers, "engine": args.engine, "cpus": os.cpu_count()}
         )
