@@ -208,7 +208,9 @@ def test_every_evaluation_is_on_record_and_as_of_replays_the_past(reg):
     reg.append(number, "step-done", at("2024-09-04T09:00"), step="gm-office-review")
     reg.append(number, "closed", at("2024-09-10T10:00"))
     log = reg.decision_log(number)
-    assert [d["seq"] for d in log] == [1, 2, 3]
+    # Closing late also issues the late route step's breach (event 4): that decision is of version 4.
+    assert [d["seq"] for d in log] == [1, 2, 4]
+    assert [e.kind for e in reg.events_of(number)] == ["opened", "step-done", "closed", "breach"]
     assert all(d["content_hash"] == reg.get(number).content_hash and d["engine"] == "python" for d in log)
     past = reg.as_of(number, at("2024-09-04T12:00"))
     assert past.version == 2 and past.status == "open" and "closed_at" not in past.facts

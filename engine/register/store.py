@@ -119,6 +119,24 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+# Statements built once (SQLAlchemy caches their compiled form; building them is most of the cost).
+_UPDATE_CASE = (
+    cases.update()
+    .where(cases.c.id == sa.bindparam("b_id"), cases.c.version == sa.bindparam("b_version"))
+    .values(
+        version=sa.bindparam("version"),
+        facts=sa.bindparam("facts"),
+        status=sa.bindparam("status"),
+        pack_version_id=sa.bindparam("pack_version_id"),
+        closed_at=sa.bindparam("closed_at"),
+        next_at=sa.bindparam("next_at"),
+        updated_at=sa.bindparam("updated_at"),
+    )
+)
+_DELETE_DEADLINES = deadlines.delete().where(deadlines.c.case_id == sa.bindparam("case_id"))
+_KNOWN_BREACHES = sa.select(breaches.c.item, breaches.c.due_at).where(breaches.c.case_id == sa.bindparam("case_id"))
+
+
 class Register:
     """The case register on a database URL (SQLite path or file URL, or postgresql+psycopg://…).
 
@@ -127,9 +145,11 @@ class Register:
 
     def __init__(self, url: str | None = None, *, engine: str = "python") -> None:
         self.db = connect(url)
-        self.reader = self.db.execution_options(zhidu_read=True)
-        self.engine_name = engine
         self.dialect = self.db.dialect.name
+        self.reader = self.db.execution_options(zhidu_read=True)
+        self._versions: dict[int, Any] = {}
+        self._blob_insert = self._insert(blobs).on_conflict_do_nothing()
+        self.engine_name = engine
 
     # ------------------------------------------------------------------------------------ plumbing
     @contextmanager
@@ -144,11 +164,15 @@ class Register:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
     def _policy(self, conn: sa.Connection, version_id: int) -> tuple[Policy, str, str]:
-        row = conn.execute(
-            sa.select(pack_versions.c.pack_id, pack_versions.c.content_hash, pack_versions.c.version).where(
-                pack_versions.c.id == version_id
-            )
-        ).one()
+        # A published version never changes: its row is read once per Register.
+        row = self._versions.get(version_id)
+        if row is None:
+            row = conn.execute(
+                sa.select(pack_versions.c.pack_id, pack_versions.c.content_hash, pack_versions.c.version).where(
+                    pack_versions.c.id == version_id
+                )
+            ).one()
+            self._versions[version_id] = row
 
         def blob() -> bytes:
             return conn.execute(sa.select(pack_versions.c.files).where(pack_versions.c.id == version_id)).scalar_one()
@@ -311,8 +335,9 @@ class Register:
             )
             case_pk = res.inserted_primary_key[0]
             payload = {"facts": facts, "number": number, "pack_version": digest}
+            row = conn.execute(sa.select(cases).where(cases.c.id == case_pk)).one()
             view = self._append_locked(
-                conn, case_pk, 0, kind, payload, now, occurred, actor, reason, smap=smap, filename=filename
+                conn, row, kind, payload, now, occurred, actor, reason, smap=smap, filename=filename
             )
         return view
 
@@ -432,8 +457,7 @@ class Register:
                     payload = self._payload(policy, facts, row, kind, patch, step, timer, version, occurred, conn)
                     return self._append_locked(
                         conn,
-                        row.id,
-                        row.version,
+                        row,
                         kind,
                         payload,
                         now,
@@ -507,8 +531,7 @@ class Register:
     def _append_locked(
         self,
         conn: sa.Connection,
-        case_pk: int,
-        base: int,
+        row: Any,
         kind: str,
         payload: dict[str, Any],
         now: datetime,
@@ -519,8 +542,7 @@ class Register:
         smap: SourceMap | None = None,
         filename: str = "<event>",
     ) -> CaseView:
-        """Write event base+1 and everything it implies, in the caller's transaction."""
-        row = conn.execute(sa.select(cases).where(cases.c.id == case_pk)).one()
+        """Write event version+1 and everything it implies, in the caller's transaction."""
         version_id = row.pack_version_id
         if kind == "rejudged":
             version_id = self._version_id(conn, row.pack_id, payload["pack_version"])
@@ -529,63 +551,96 @@ class Register:
             payload["facts"] if "facts" in payload else merge_patch(json.loads(row.facts), payload.get("patch") or {})
         )
         status = {"closed": "closed", "reopened": "open"}.get(kind, row.status)
-        normal, _ = self._normalise(policy, facts, smap, filename, payload)
-        seq = base + 1
-        done = conn.execute(
-            cases.update()
-            .where(cases.c.id == case_pk, cases.c.version == base)
-            .values(
-                version=seq,
-                facts=_dumps(facts),
-                status=status,
-                pack_version_id=version_id,
-                closed_at=utc(occurred) if kind == "closed" else (None if kind == "reopened" else row.closed_at),
-                updated_at=utc(now),
-            )
-        )
-        if done.rowcount != 1:
-            raise ConflictError(f"case {row.number} changed while this event was written; read it again and retry")
-        self._event(conn, case_pk, seq, kind, payload, actor, reason, occurred, now)
+        # A patch file reads like a case ({facts: …}): its positions locate errors in the merged facts.
+        normal, _ = policy.normaliser.case({"facts": facts}, smap, filename)
+        closed_at = utc(occurred) if kind == "closed" else (None if kind == "reopened" else row.closed_at)
+        new = [(kind, payload, actor, reason, occurred)]
         decision, seq = self._judge(
-            conn, case_pk, row.number, seq, policy, digest, version_id, normal, status, now, actor
+            conn, row, new, policy, digest, version_id, normal, facts, status, closed_at, now, actor
         )
         return CaseView(row.number, row.pack_id, policy.version, digest, seq, status, facts, decision, row.external_id)
 
-    def _normalise(self, policy: Policy, facts, smap, filename, payload) -> tuple[dict[str, Any], str]:
-        # A patch file reads like a case ({facts: …}); its positions locate errors in the merged facts.
-        return policy.normaliser.case(
-            {"facts": facts}, smap if "patch" in payload or "facts" in payload else None, filename
-        )
-
-    def _event(self, conn, case_pk, seq, kind, payload, actor, reason, occurred, now) -> None:
-        conn.execute(
-            events.insert().values(
-                case_id=case_pk,
-                seq=seq,
-                kind=kind,
-                payload=_dumps(payload),
-                actor=actor,
-                reason=reason,
-                occurred_at=utc(occurred),
-                recorded_at=utc(now),
-            )
-        )
-
     def _judge(
-        self, conn, case_pk, number, seq, policy, digest, version_id, normal, status, now, actor
+        self,
+        conn: sa.Connection,
+        row: Any,
+        new: list[tuple[str, dict[str, Any], str, str | None, datetime]],
+        policy: Policy,
+        digest: str,
+        version_id: int,
+        normal: dict[str, Any],
+        facts: dict[str, Any],
+        status: str,
+        closed_at: datetime | None,
+        now: datetime,
+        actor: str,
     ) -> tuple[dict[str, Any], int]:
-        """Evaluate, store the decision, rewrite the case's index rows and issue new breaches once.
-        Returns the decision and the case version after any breach events."""
-        decision = decide(policy, normal, number, now, engine=self.engine_name).to_dict()
-        self._store_decision(conn, case_pk, seq, version_id, digest, decision, now)
+        """Evaluate; write the case's new events (with any breach issued for the first time), its projection
+        (checked against the version it was read at), the decision and its index rows. Returns the decision
+        and the case's version after the events."""
+        decision = decide(policy, normal, row.number, now, engine=self.engine_name).to_dict()
+        found = idx.breaches(decision)
+        if found:
+            known = {(r.item, aware(r.due_at)) for r in conn.execute(_KNOWN_BREACHES, {"case_id": row.id})}
+            for b in found:
+                if (b.item, b.due_at) in known:
+                    continue
+                # The unique key is the guard between concurrent writers; the check above only saves work.
+                inserted = conn.execute(
+                    self._insert(breaches)
+                    .values(case_id=row.id, item=b.item, due_at=utc(b.due_at), recorded_at=utc(now))
+                    .on_conflict_do_nothing()
+                    .returning(breaches.c.id)
+                ).scalar()
+                if inserted is None:
+                    continue
+                form_ids, actions = idx.effects_of(decision, b.source)
+                issued = [{"id": f, "number": self._form_number(conn, policy, f, now)} for f in form_ids]
+                payload = {"item": b.item, "due_at": b.due_at.isoformat(), "forms": issued, "actions": actions}
+                new.append(("breach", payload, actor, None, now))
         rows = idx.deadlines(decision, layout_of(policy).warn_levels) if status == "open" else []
-        conn.execute(deadlines.delete().where(deadlines.c.case_id == case_pk))
+        nxt = idx.next_at(rows, now)
+        seq = row.version + len(new)
+        done = conn.execute(
+            _UPDATE_CASE,
+            {
+                "b_id": row.id,
+                "b_version": row.version,
+                "version": seq,
+                "facts": _dumps(facts),
+                "status": status,
+                "pack_version_id": version_id,
+                "closed_at": closed_at,
+                "next_at": utc(nxt) if nxt else None,
+                "updated_at": utc(now),
+            },
+        )
+        if done.rowcount != 1:
+            raise ConflictError(f"case {row.number} changed while this event was written; read it again and retry")
+        conn.execute(
+            events.insert(),
+            [
+                {
+                    "case_id": row.id,
+                    "seq": row.version + i + 1,
+                    "kind": kind,
+                    "payload": _dumps(payload),
+                    "actor": who,
+                    "reason": why,
+                    "occurred_at": utc(when),
+                    "recorded_at": utc(now),
+                }
+                for i, (kind, payload, who, why, when) in enumerate(new)
+            ],
+        )
+        self._store_decision(conn, row.id, seq, version_id, digest, decision, now)
+        conn.execute(_DELETE_DEADLINES, {"case_id": row.id})
         if rows:
             conn.execute(
                 deadlines.insert(),
                 [
                     {
-                        "case_id": case_pk,
+                        "case_id": row.id,
                         "pack_id": policy.id,
                         "item": r.item,
                         "kind": r.kind,
@@ -597,22 +652,6 @@ class Register:
                     for r in rows
                 ],
             )
-        for b in idx.breaches(decision):
-            inserted = conn.execute(
-                self._insert(breaches)
-                .values(case_id=case_pk, item=b.item, due_at=utc(b.due_at), recorded_at=utc(now))
-                .on_conflict_do_nothing()
-                .returning(breaches.c.id)
-            ).scalar()
-            if inserted is None:
-                continue  # issued before: exactly once
-            form_ids, actions = idx.effects_of(decision, b.source)
-            issued = [{"id": f, "number": self._form_number(conn, policy, f, now)} for f in form_ids]
-            seq += 1
-            payload = {"item": b.item, "due_at": b.due_at.isoformat(), "forms": issued, "actions": actions}
-            self._event(conn, case_pk, seq, "breach", payload, actor, None, now, now)
-        nxt = idx.next_at(rows, now)
-        conn.execute(cases.update().where(cases.c.id == case_pk).values(version=seq, next_at=utc(nxt) if nxt else None))
         return decision, seq
 
     def _form_number(self, conn: sa.Connection, policy: Policy, form_id: str, now: datetime) -> str:
@@ -625,18 +664,19 @@ class Register:
     def _store_decision(self, conn, case_pk, seq, version_id, digest, decision, now) -> None:
         text = _dumps(decision).encode("utf-8")
         key = hashlib.sha256(text).hexdigest()
-        conn.execute(self._insert(blobs).values(hash=key, data=zlib.compress(text, 6)).on_conflict_do_nothing())
+        conn.execute(self._blob_insert, {"hash": key, "data": zlib.compress(text, 6)})
         conn.execute(
-            decisions.insert().values(
-                case_id=case_pk,
-                seq=seq,
-                pack_version_id=version_id,
-                content_hash=digest,
-                evaluated_at=utc(now),
-                engine=self.engine_name,
-                decision_hash=key,
-                recorded_at=utc(now),
-            )
+            decisions.insert(),
+            {
+                "case_id": case_pk,
+                "seq": seq,
+                "pack_version_id": version_id,
+                "content_hash": digest,
+                "evaluated_at": utc(now),
+                "engine": self.engine_name,
+                "decision_hash": key,
+                "recorded_at": utc(now),
+            },
         )
 
     # ------------------------------------------------------------------------------------ reading
@@ -798,16 +838,18 @@ class Register:
                     continue  # another tick got here first
                 policy, digest, _ = self._policy(conn, row.pack_version_id)
                 normal, _ = policy.normaliser.case({"facts": json.loads(row.facts)})
+                facts = json.loads(row.facts)
                 _, seq = self._judge(
                     conn,
-                    row.id,
-                    row.number,
-                    row.version,
+                    row,
+                    [],
                     policy,
                     digest,
                     row.pack_version_id,
                     normal,
+                    facts,
                     row.status,
+                    row.closed_at,
                     at,
                     actor,
                 )
