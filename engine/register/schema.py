@@ -175,6 +175,8 @@ charges = Table(
     Column("kind", String(40), nullable=False),
     Column("month", String(7), nullable=False),
     Column("amount", Money, nullable=False),
+    # Under the pack's monthly cap (e.g. economic penalties within 50 % of the bonus), and its ratio.
+    Column("cap_ratio", Numeric(6, 4)),
     Column("basis", Text),
     Column("recorded_at", Instant, nullable=False),
     UniqueConstraint("case_id", "person_id", "kind", name="uq_charges_once"),

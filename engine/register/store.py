@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -22,12 +23,12 @@ from ..expr.pyeval import Env, value_or_none
 from ..forms import _format_number, period_of
 from ..loader import load_pack
 from ..policy import Policy
-from ..source import SourceMap, read_document
+from ..source import SourceMap, load_json, read_document
 from . import index as idx
 from .db import ConflictError, RegisterError, aware, connect, utc
 from .events import Event, check_kind, fold, merge_patch, set_path
 from .packs import content_hash, pack_bundle, pack_files, policy_of
-from .schema import blobs, breaches, cases, deadlines, decisions, events, pack_versions, serials
+from .schema import blobs, breaches, cases, charges, deadlines, decisions, events, pack_versions, serials
 
 DEFAULT_PATTERN = "{yyyy}{mm}{serial:04d}"
 _PATH = re.compile(r"^[A-Za-z_\u4e00-\u9fff][\w\u4e00-\u9fff]*(\.[A-Za-z_\u4e00-\u9fff][\w\u4e00-\u9fff]*)*$")
@@ -44,6 +45,7 @@ class CaseView:
     facts: dict[str, Any]
     decision: dict[str, Any] | None
     external_id: str | None = None
+    created: bool = False  # open_case: registered now (False: the external id was registered before)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,15 +110,24 @@ def layout_of(policy: Policy) -> PackLayout:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
+    """Facts and payloads as JSON, exactly: a Decimal is written as the number it is (never via a float)."""
+    if isinstance(value, Mapping):
+        items = sorted((str(k), v) for k, v in value.items())
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _dumps(v) for k, v in items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_dumps(v) for v in value) + "]"
     if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
+        if not value.is_finite():
+            raise RegisterError(f"{value} is not a number JSON allows", code="bad-number")
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return json.dumps(value.isoformat())
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _decision_json(decision: dict[str, Any]) -> bytes:
+    # Decisions hold plain JSON values only (amounts are strings): the C encoder is fine and fast.
+    return json.dumps(decision, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 # Statements built once (SQLAlchemy caches their compiled form; building them is most of the cost).
@@ -310,7 +321,7 @@ class Register:
             if external_id is not None:
                 row = self._case_row(conn, pack_id, external_id=external_id)
                 if row is not None:
-                    return self._view(conn, row)  # idempotent by external id
+                    return self._view(conn, row)  # idempotent by external id: created stays False
             received = self._received(conn, pack_id, case, occurred, smap, filename)
             version_id = self._in_force(conn, pack_id, received.date())
             policy, digest, _ = self._policy(conn, version_id)
@@ -339,7 +350,7 @@ class Register:
             view = self._append_locked(
                 conn, row, kind, payload, now, occurred, actor, reason, smap=smap, filename=filename
             )
-        return view
+        return dataclasses.replace(view, created=True)
 
     def _received(
         self, conn: sa.Connection, pack_id: str, case: Mapping[str, Any], occurred: datetime, smap, filename
@@ -453,7 +464,7 @@ class Register:
                             "it changed since you read it; read it again and retry",
                         )
                     policy, _digest, _ = self._policy(conn, row.pack_version_id)
-                    facts = json.loads(row.facts)
+                    facts = load_json(row.facts)
                     payload = self._payload(policy, facts, row, kind, patch, step, timer, version, occurred, conn)
                     return self._append_locked(
                         conn,
@@ -548,7 +559,7 @@ class Register:
             version_id = self._version_id(conn, row.pack_id, payload["pack_version"])
         policy, digest, _ = self._policy(conn, version_id)
         facts = (
-            payload["facts"] if "facts" in payload else merge_patch(json.loads(row.facts), payload.get("patch") or {})
+            payload["facts"] if "facts" in payload else merge_patch(load_json(row.facts), payload.get("patch") or {})
         )
         status = {"closed": "closed", "reopened": "open"}.get(kind, row.status)
         # A patch file reads like a case ({facts: …}): its positions locate errors in the merged facts.
@@ -662,7 +673,7 @@ class Register:
         return _format_number(pattern, day, self._next_serial(conn, policy.id, counter, period_of(day, pattern)))
 
     def _store_decision(self, conn, case_pk, seq, version_id, digest, decision, now) -> None:
-        text = _dumps(decision).encode("utf-8")
+        text = _decision_json(decision)
         key = hashlib.sha256(text).hexdigest()
         conn.execute(self._blob_insert, {"hash": key, "data": zlib.compress(text, 6)})
         conn.execute(
@@ -678,6 +689,52 @@ class Register:
                 "recorded_at": utc(now),
             },
         )
+
+    def confirm_penalties(
+        self,
+        number: str,
+        now: datetime,
+        *,
+        based_on: int | None = None,
+        pack_id: str | None = None,
+        actor: str = "zhidu",
+        reason: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> int:
+        """Post the penalties of the case's last decision to the ledger (once per case, person and kind),
+        with a `penalty-confirmed` event. Returns how many charges were posted now."""
+        from .ledger import posted_charges
+
+        with self._tx() as conn:
+            row = self._require(conn, number, pack_id)
+            if based_on is not None and based_on != row.version:
+                raise ConflictError(
+                    f"case {number} is at version {row.version}, not {based_on}: read it again and retry"
+                )
+            policy, _digest, _ = self._policy(conn, row.pack_version_id)
+            decision = self._view(conn, row).decision or {}
+            rows = posted_charges(policy, decision)
+            if not rows:
+                raise RegisterError(f"case {number}: its decision has no penalties to confirm", code="no-penalty")
+            fresh = []
+            for r in rows:
+                inserted = conn.execute(
+                    self._insert(charges)
+                    .values(case_id=row.id, recorded_at=utc(now), **r)
+                    .on_conflict_do_nothing()
+                    .returning(charges.c.id)
+                ).scalar()
+                if inserted is not None:
+                    fresh.append(r)
+            if fresh:
+                payload = {
+                    "charges": [
+                        {"person": r["person_id"], "kind": r["kind"], "month": r["month"], "amount": str(r["amount"])}
+                        for r in fresh
+                    ]
+                }
+                self._append_locked(conn, row, "penalty-confirmed", payload, now, occurred_at or now, actor, reason)
+            return len(fresh)
 
     # ------------------------------------------------------------------------------------ reading
     def _view(self, conn: sa.Connection, row: Any) -> CaseView:
@@ -697,7 +754,7 @@ class Register:
             digest,
             row.version,
             row.status,
-            json.loads(row.facts),
+            load_json(row.facts),
             decision,
             row.external_id,
         )
@@ -719,7 +776,7 @@ class Register:
             Event(
                 r.seq,
                 r.kind,
-                json.loads(r.payload),
+                load_json(r.payload),
                 r.actor,
                 r.reason,
                 aware(r.occurred_at),
@@ -837,8 +894,8 @@ class Register:
                 if row.status != "open" or row.next_at is None or aware(row.next_at) > at:
                     continue  # another tick got here first
                 policy, digest, _ = self._policy(conn, row.pack_version_id)
-                normal, _ = policy.normaliser.case({"facts": json.loads(row.facts)})
-                facts = json.loads(row.facts)
+                normal, _ = policy.normaliser.case({"facts": load_json(row.facts)})
+                facts = load_json(row.facts)
                 _, seq = self._judge(
                     conn,
                     row,
