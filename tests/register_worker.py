@@ -2,6 +2,7 @@
 
 python register_worker.py URL register N    — register N cases, print their numbers
 python register_worker.py URL append NUMBER N TAG — append N facts-changed events to one case (retrying conflicts)
+python register_worker.py URL tick AT          — one tick at AT, print its counts
 python register_worker.py URL loop           — register, append and tick until killed
 """
 
@@ -51,6 +52,10 @@ def main() -> None:
                 except ConflictError:
                     continue
             print(f"{tag}-{i}", flush=True)
+    elif mode == "tick":
+        import json
+
+        print(json.dumps(reg.tick(datetime.fromisoformat(rest[0]))), flush=True)
     elif mode == "loop":
         i = 0
         while True:

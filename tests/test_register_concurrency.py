@@ -72,6 +72,27 @@ def test_eight_processes_appending_to_one_case_lose_no_update(reg, db_url):  # n
     assert reg.get(number).facts["order_no"] == changes[-1].payload["patch"]["order_no"]
 
 
+def test_two_ticks_at_once_issue_each_breach_once(reg, db_url):  # noqa: F811
+    for day in range(2, 12):
+        facts = {"received_at": f"2024-09-{day:02d}T09:00:00+08:00", "accepted_at": f"2024-09-{day:02d}T09:30:00+08:00"}
+        reg.open_case("pcb-manufacturer", {"facts": facts}, datetime(2024, 9, day, 10, tzinfo=TZ))
+    outs = finish([spawn(db_url, "tick", "2024-10-10T10:00:00+08:00") for _ in range(2)])
+    counts = [json.loads(o[0]) for o in outs]
+    issued = sum(c["breaches_issued"] for c in counts)
+    with reg.reader.connect() as conn:
+        from sqlalchemy import func, select
+
+        from engine.register.schema import breaches, events
+
+        rows = conn.execute(select(func.count()).select_from(breaches)).scalar_one()
+        breach_events = conn.execute(
+            select(func.count()).select_from(events).where(events.c.kind == "breach")
+        ).scalar_one()
+    # Ten cases, each with a breached close-case timer and a late first route step: twenty breaches, once each.
+    assert rows == breach_events == issued == 20
+    assert reg.tick(datetime(2024, 10, 10, 10, tzinfo=TZ))["breaches_issued"] == 0
+
+
 def test_kill_9_at_random_points_loses_nothing_committed_and_leaves_no_half_event(reg, db_url):  # noqa: F811
     rng = random.Random(17)
     seen: list[str] = []
