@@ -144,6 +144,7 @@ _UPDATE_CASE = (
         updated_at=sa.bindparam("updated_at"),
     )
 )
+_CASE_BY_NUMBER = sa.select(cases).where(cases.c.number == sa.bindparam("number"))
 _DELETE_DEADLINES = deadlines.delete().where(deadlines.c.case_id == sa.bindparam("case_id"))
 _KNOWN_BREACHES = sa.select(breaches.c.item, breaches.c.due_at).where(breaches.c.case_id == sa.bindparam("case_id"))
 
@@ -409,14 +410,17 @@ class Register:
         number: str | None = None,
         external_id: str | None = None,
     ) -> Any:
-        query = sa.select(cases)
-        if number is not None:
-            query = query.where(cases.c.number == number)
-        if external_id is not None:
-            query = query.where(cases.c.external_id == external_id)
-        if pack_id:
-            query = query.where(cases.c.pack_id == pack_id)
-        rows = conn.execute(query).all()
+        if number is not None and external_id is None and not pack_id:
+            rows = conn.execute(_CASE_BY_NUMBER, {"number": number}).all()  # the common case, prebuilt
+        else:
+            query = sa.select(cases)
+            if number is not None:
+                query = query.where(cases.c.number == number)
+            if external_id is not None:
+                query = query.where(cases.c.external_id == external_id)
+            if pack_id:
+                query = query.where(cases.c.pack_id == pack_id)
+            rows = conn.execute(query).all()
         if len(rows) > 1:
             packs = ", ".join(sorted(r.pack_id for r in rows))
             raise RegisterError(f"case {number or external_id} exists in several packs ({packs}): name the pack")
