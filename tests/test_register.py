@@ -301,3 +301,15 @@ def test_tick_issues_each_breach_once_with_form_numbers(reg):
     # A later re-evaluation of the same breach issues nothing more.
     reg.append(number, "facts-changed", at("2024-09-17T10:00"), patch={"part_no": "Z"})
     assert len([e for e in reg.events_of(number) if e.kind == "breach"]) == 2
+
+
+def test_the_record_only_moves_forward_in_time(reg):
+    number = reg.open_case(PCB, pcb_case(), at("2024-09-03T15:00")).number
+    reg.append(number, "facts-changed", at("2024-09-05T10:00"), patch={"part_no": "A"})
+    with pytest.raises(RegisterError, match="earlier"):
+        reg.append(number, "facts-changed", at("2024-09-04T10:00"), patch={"part_no": "B"})
+    # What happened earlier is recorded now, with the time it happened.
+    view = reg.append(
+        number, "step-done", at("2024-09-05T11:00"), occurred_at=at("2024-09-03T16:00"), step="gm-office-review"
+    )
+    assert view.facts["route_done"]["gm_office_review"] == "2024-09-03T16:00:00+08:00"

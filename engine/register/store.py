@@ -558,6 +558,13 @@ class Register:
         filename: str = "<event>",
     ) -> CaseView:
         """Write event version+1 and everything it implies, in the caller's transaction."""
+        last = aware(row.updated_at)
+        if last is not None and now < last:
+            # The record only moves forward: an event dated before the last one would rewrite the past.
+            raise RegisterError(
+                f"case {row.number} was last recorded at {last.isoformat()}; --now {now.isoformat()} is earlier",
+                code="time-backwards",
+            )
         version_id = row.pack_version_id
         if kind == "rejudged":
             version_id = self._version_id(conn, row.pack_id, payload["pack_version"])
@@ -897,6 +904,8 @@ class Register:
                 row = conn.execute(lock.with_for_update() if self.dialect == "postgresql" else lock).one()
                 if row.status != "open" or row.next_at is None or aware(row.next_at) > at:
                     continue  # another tick got here first
+                if aware(row.updated_at) > at:
+                    continue  # recorded after `at`: a tick for an earlier time would rewrite the past
                 policy, digest, _ = self._policy(conn, row.pack_version_id)
                 normal, _ = policy.normaliser.case({"facts": load_json(row.facts)})
                 facts = load_json(row.facts)
