@@ -313,3 +313,28 @@ def test_the_record_only_moves_forward_in_time(reg):
         number, "step-done", at("2024-09-05T11:00"), occurred_at=at("2024-09-03T16:00"), step="gm-office-review"
     )
     assert view.facts["route_done"]["gm_office_review"] == "2024-09-03T16:00:00+08:00"
+
+
+def test_the_migrations_build_exactly_the_declared_schema(db_url):  # noqa: F811
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from engine.register.db import connect
+    from engine.register.schema import metadata
+
+    with connect(db_url).connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_threads_share_one_register(reg):
+    from concurrent.futures import ThreadPoolExecutor
+
+    numbers = [reg.open_case(PCB, pcb_case(), at("2024-09-03T15:00")).number for _ in range(4)]
+
+    def work(number: str) -> int:
+        for i in range(5):
+            reg.append(number, "facts-changed", at("2024-09-04T09:00"), patch={"order_no": f"{number}-{i}"})
+        return reg.get(number).version
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(work, numbers)) == [6, 6, 6, 6]
