@@ -42,6 +42,7 @@ pack_versions = Table(
     Column("version", String(50), nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("effective_from", Date),
+    Column("timezone", String(64), nullable=False),  # read without compiling the pack (due list)
     Column("published_at", Instant, nullable=False),
     Column("published_by", String(200), nullable=False),
     Column("files", LargeBinary, nullable=False),

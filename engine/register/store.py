@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -169,6 +170,10 @@ class Register:
         try:
             with self.db.begin() as conn:
                 yield conn
+        except sa.exc.IntegrityError as exc:
+            # Only a concurrent writer can trip a unique key the code checked first (same event number,
+            # same external id): the caller re-reads and retries, as for any conflict.
+            raise ConflictError(f"another writer got there first ({exc.orig}); read again and retry") from None
         except sa.exc.OperationalError as exc:
             raise RegisterError(f"database: {exc.orig}", code="database") from None
 
@@ -213,6 +218,7 @@ class Register:
                         version=policy.version,
                         content_hash=digest,
                         effective_from=policy.effective_from,
+                        timezone=policy.timezone.key,
                         published_at=utc(now),
                         published_by=actor,
                         files=pack_bundle(files),
@@ -311,7 +317,22 @@ class Register:
         filename: str = "<case>",
         kind: str = "opened",
     ) -> CaseView:
-        """Register a case: the version in force at its received date judges it; it gets its number now."""
+        """Register a case: the version in force at its received date judges it; it gets its number now.
+        Registering an external id twice returns the first registration (`created` False), also when two
+        writers register it at once."""
+        try:
+            return self._open_case(pack_id, case, now, actor, reason, occurred_at, external_id, smap, filename, kind)
+        except ConflictError:
+            ext = external_id or (str(case["case_id"]) if case.get("case_id") else None)
+            if ext is None:
+                raise
+            with self.reader.connect() as conn:
+                row = self._case_row(conn, pack_id, external_id=ext)
+                if row is None:
+                    raise
+                return self._view(conn, row)
+
+    def _open_case(self, pack_id, case, now, actor, reason, occurred_at, external_id, smap, filename, kind) -> CaseView:
         occurred = occurred_at or now
         if not isinstance(case, Mapping) or not isinstance(case.get("facts"), Mapping):
             raise CaseError(
@@ -845,9 +866,9 @@ class Register:
         with self.reader.connect() as conn:
             packs = [pack_id] if pack_id else [r[0] for r in conn.execute(sa.select(deadlines.c.pack_id).distinct())]
             out = []
+            zones = dict(conn.execute(sa.select(pack_versions.c.pack_id, pack_versions.c.timezone)).all())
             for pack in sorted(packs):
-                policy = self.latest_policy(pack)
-                tz = policy.timezone if policy else UTC
+                tz = ZoneInfo(zones[pack]) if pack in zones else UTC
                 horizon = within(pack, at) if within else at
                 query = (
                     sa.select(

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("version", sa.String(length=50), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("effective_from", sa.Date(), nullable=True),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_by", sa.String(length=200), nullable=False),
         sa.Column("files", sa.LargeBinary(), nullable=False),
