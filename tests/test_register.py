@@ -208,7 +208,9 @@ def test_every_evaluation_is_on_record_and_as_of_replays_the_past(reg):
     reg.append(number, "step-done", at("2024-09-04T09:00"), step="gm-office-review")
     reg.append(number, "closed", at("2024-09-10T10:00"))
     log = reg.decision_log(number)
-    assert [d["seq"] for d in log] == [1, 2, 3]
+    # Closing late also issues the late route step's breach (event 4): that decision is of version 4.
+    assert [d["seq"] for d in log] == [1, 2, 4]
+    assert [e.kind for e in reg.events_of(number)] == ["opened", "step-done", "closed", "breach"]
     assert all(d["content_hash"] == reg.get(number).content_hash and d["engine"] == "python" for d in log)
     past = reg.as_of(number, at("2024-09-04T12:00"))
     assert past.version == 2 and past.status == "open" and "closed_at" not in past.facts
@@ -299,3 +301,40 @@ def test_tick_issues_each_breach_once_with_form_numbers(reg):
     # A later re-evaluation of the same breach issues nothing more.
     reg.append(number, "facts-changed", at("2024-09-17T10:00"), patch={"part_no": "Z"})
     assert len([e for e in reg.events_of(number) if e.kind == "breach"]) == 2
+
+
+def test_the_record_only_moves_forward_in_time(reg):
+    number = reg.open_case(PCB, pcb_case(), at("2024-09-03T15:00")).number
+    reg.append(number, "facts-changed", at("2024-09-05T10:00"), patch={"part_no": "A"})
+    with pytest.raises(RegisterError, match="earlier"):
+        reg.append(number, "facts-changed", at("2024-09-04T10:00"), patch={"part_no": "B"})
+    # What happened earlier is recorded now, with the time it happened.
+    view = reg.append(
+        number, "step-done", at("2024-09-05T11:00"), occurred_at=at("2024-09-03T16:00"), step="gm-office-review"
+    )
+    assert view.facts["route_done"]["gm_office_review"] == "2024-09-03T16:00:00+08:00"
+
+
+def test_the_migrations_build_exactly_the_declared_schema(db_url):  # noqa: F811
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from engine.register.db import connect
+    from engine.register.schema import metadata
+
+    with connect(db_url).connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_threads_share_one_register(reg):
+    from concurrent.futures import ThreadPoolExecutor
+
+    numbers = [reg.open_case(PCB, pcb_case(), at("2024-09-03T15:00")).number for _ in range(4)]
+
+    def work(number: str) -> int:
+        for i in range(5):
+            reg.append(number, "facts-changed", at("2024-09-04T09:00"), patch={"order_no": f"{number}-{i}"})
+        return reg.get(number).version
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(work, numbers)) == [6, 6, 6, 6]

@@ -63,7 +63,16 @@ def _register(db_url: str | None):
 
 
 def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2, sort_keys=False))
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=_number))
+
+
+def _number(value: Any) -> Any:
+    """Exact decimals from the register, for display (`cases export` writes them exactly)."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _read_doc(path: str):
@@ -252,11 +261,8 @@ def build(command_cls: type[click.Command]) -> list[click.Command]:
         "confirm-penalty", "penalty-confirmed", "Post the case's penalties (its last decision) to the ledger."
     )
     def cases_confirm(number, db_url, pack_id, based_on, now, occurred, actor, reason) -> None:
-        from .ledger import confirm_penalties
-
         moment = _instant(now, "--now")
-        posted = confirm_penalties(
-            _register(db_url),
+        posted = _register(db_url).confirm_penalties(
             number,
             moment,
             based_on=based_on,
@@ -442,6 +448,8 @@ def build(command_cls: type[click.Command]) -> list[click.Command]:
             )
             for c in m["charges"]:
                 click.echo(f"      {c['case']} {c['kind']} {c['amount']}")
+            if m["note"]:
+                click.echo(f"      ({m['note']})")
         click.echo(f"  balance {st['balance']}")
 
     return [db, cases, report, ledger]

@@ -25,6 +25,12 @@ class RegisterError(ZhiduError):
     exit_code = 8
     default_code = "register"
 
+    def __init__(self, diagnostics: Any, code: str | None = None):
+        # A plain message has no file to point at: it is printed as `code: message`.
+        if isinstance(diagnostics, str):
+            diagnostics = f"{code or self.default_code}: {diagnostics}"
+        super().__init__(diagnostics, code)
+
 
 class ConflictError(RegisterError):
     """An event was based on a case version that is no longer the latest: re-read the case and retry."""

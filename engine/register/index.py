@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ..durations import CALENDAR, parse_duration
+from ..errors import ZhiduError
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,8 @@ def _warning(t: dict[str, Any], levels: tuple[int, ...]) -> datetime | None:
     try:
         if parse_duration(goal).kind != CALENDAR:
             return None
-    except Exception:  # noqa: BLE001 - a goal that is not a duration has no warning instant
-        return None
+    except ZhiduError:
+        return None  # a goal shown as text, not a duration (e.g. "1 month before …"): no warning instant
     start, due = _when(t.get("started_at")), _when(t.get("due_at"))
     if start is None or due is None:
         return None

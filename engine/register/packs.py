@@ -6,10 +6,10 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import threading
 import zlib
-from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -93,7 +93,7 @@ def policy_of(pack_id: str, digest: str, blob_loader: Any) -> Policy:
         try:
             os.rename(staging, final)
         except OSError:
-            pass  # another process wrote it first: same hash, same files
+            shutil.rmtree(staging, ignore_errors=True)  # another process wrote it first: same hash, same files
     policy = load_policy(folder)
     with _lock:
         _policies[digest] = policy
@@ -103,7 +103,3 @@ def policy_of(pack_id: str, digest: str, blob_loader: Any) -> Policy:
 def _ensure(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
-
-
-def effective_from(policy: Policy) -> date | None:
-    return policy.effective_from

@@ -42,6 +42,7 @@ pack_versions = Table(
     Column("version", String(50), nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("effective_from", Date),
+    Column("timezone", String(64), nullable=False),  # read without compiling the pack (due list)
     Column("published_at", Instant, nullable=False),
     Column("published_by", String(200), nullable=False),
     Column("files", LargeBinary, nullable=False),
@@ -175,6 +176,8 @@ charges = Table(
     Column("kind", String(40), nullable=False),
     Column("month", String(7), nullable=False),
     Column("amount", Money, nullable=False),
+    # Under the pack's monthly cap (e.g. economic penalties within 50 % of the bonus), and its ratio.
+    Column("cap_ratio", Numeric(6, 4)),
     Column("basis", Text),
     Column("recorded_at", Instant, nullable=False),
     UniqueConstraint("case_id", "person_id", "kind", name="uq_charges_once"),

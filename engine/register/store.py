@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,12 +24,12 @@ from ..expr.pyeval import Env, value_or_none
 from ..forms import _format_number, period_of
 from ..loader import load_pack
 from ..policy import Policy
-from ..source import SourceMap, read_document
+from ..source import SourceMap, load_json, read_document
 from . import index as idx
 from .db import ConflictError, RegisterError, aware, connect, utc
 from .events import Event, check_kind, fold, merge_patch, set_path
 from .packs import content_hash, pack_bundle, pack_files, policy_of
-from .schema import blobs, breaches, cases, deadlines, decisions, events, pack_versions, serials
+from .schema import blobs, breaches, cases, charges, deadlines, decisions, events, pack_versions, serials
 
 DEFAULT_PATTERN = "{yyyy}{mm}{serial:04d}"
 _PATH = re.compile(r"^[A-Za-z_\u4e00-\u9fff][\w\u4e00-\u9fff]*(\.[A-Za-z_\u4e00-\u9fff][\w\u4e00-\u9fff]*)*$")
@@ -44,6 +46,7 @@ class CaseView:
     facts: dict[str, Any]
     decision: dict[str, Any] | None
     external_id: str | None = None
+    created: bool = False  # open_case: registered now (False: the external id was registered before)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,15 +111,43 @@ def layout_of(policy: Policy) -> PackLayout:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
+    """Facts and payloads as JSON, exactly: a Decimal is written as the number it is (never via a float)."""
+    if isinstance(value, Mapping):
+        items = sorted((str(k), v) for k, v in value.items())
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _dumps(v) for k, v in items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_dumps(v) for v in value) + "]"
     if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
+        if not value.is_finite():
+            raise RegisterError(f"{value} is not a number JSON allows", code="bad-number")
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return json.dumps(value.isoformat())
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _decision_json(decision: dict[str, Any]) -> bytes:
+    # Decisions hold plain JSON values only (amounts are strings): the C encoder is fine and fast.
+    return json.dumps(decision, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+# Statements built once (SQLAlchemy caches their compiled form; building them is most of the cost).
+_UPDATE_CASE = (
+    cases.update()
+    .where(cases.c.id == sa.bindparam("b_id"), cases.c.version == sa.bindparam("b_version"))
+    .values(
+        version=sa.bindparam("version"),
+        facts=sa.bindparam("facts"),
+        status=sa.bindparam("status"),
+        pack_version_id=sa.bindparam("pack_version_id"),
+        closed_at=sa.bindparam("closed_at"),
+        next_at=sa.bindparam("next_at"),
+        updated_at=sa.bindparam("updated_at"),
+    )
+)
+_CASE_BY_NUMBER = sa.select(cases).where(cases.c.number == sa.bindparam("number"))
+_DELETE_DEADLINES = deadlines.delete().where(deadlines.c.case_id == sa.bindparam("case_id"))
+_KNOWN_BREACHES = sa.select(breaches.c.item, breaches.c.due_at).where(breaches.c.case_id == sa.bindparam("case_id"))
 
 
 class Register:
@@ -127,9 +158,11 @@ class Register:
 
     def __init__(self, url: str | None = None, *, engine: str = "python") -> None:
         self.db = connect(url)
-        self.reader = self.db.execution_options(zhidu_read=True)
-        self.engine_name = engine
         self.dialect = self.db.dialect.name
+        self.reader = self.db.execution_options(zhidu_read=True)
+        self._versions: dict[int, Any] = {}
+        self._blob_insert = self._insert(blobs).on_conflict_do_nothing()
+        self.engine_name = engine
 
     # ------------------------------------------------------------------------------------ plumbing
     @contextmanager
@@ -137,6 +170,10 @@ class Register:
         try:
             with self.db.begin() as conn:
                 yield conn
+        except sa.exc.IntegrityError as exc:
+            # Only a concurrent writer can trip a unique key the code checked first (same event number,
+            # same external id): the caller re-reads and retries, as for any conflict.
+            raise ConflictError(f"another writer got there first ({exc.orig}); read again and retry") from None
         except sa.exc.OperationalError as exc:
             raise RegisterError(f"database: {exc.orig}", code="database") from None
 
@@ -144,11 +181,15 @@ class Register:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
     def _policy(self, conn: sa.Connection, version_id: int) -> tuple[Policy, str, str]:
-        row = conn.execute(
-            sa.select(pack_versions.c.pack_id, pack_versions.c.content_hash, pack_versions.c.version).where(
-                pack_versions.c.id == version_id
-            )
-        ).one()
+        # A published version never changes: its row is read once per Register.
+        row = self._versions.get(version_id)
+        if row is None:
+            row = conn.execute(
+                sa.select(pack_versions.c.pack_id, pack_versions.c.content_hash, pack_versions.c.version).where(
+                    pack_versions.c.id == version_id
+                )
+            ).one()
+            self._versions[version_id] = row
 
         def blob() -> bytes:
             return conn.execute(sa.select(pack_versions.c.files).where(pack_versions.c.id == version_id)).scalar_one()
@@ -177,6 +218,7 @@ class Register:
                         version=policy.version,
                         content_hash=digest,
                         effective_from=policy.effective_from,
+                        timezone=policy.timezone.key,
                         published_at=utc(now),
                         published_by=actor,
                         files=pack_bundle(files),
@@ -275,7 +317,22 @@ class Register:
         filename: str = "<case>",
         kind: str = "opened",
     ) -> CaseView:
-        """Register a case: the version in force at its received date judges it; it gets its number now."""
+        """Register a case: the version in force at its received date judges it; it gets its number now.
+        Registering an external id twice returns the first registration (`created` False), also when two
+        writers register it at once."""
+        try:
+            return self._open_case(pack_id, case, now, actor, reason, occurred_at, external_id, smap, filename, kind)
+        except ConflictError:
+            ext = external_id or (str(case["case_id"]) if case.get("case_id") else None)
+            if ext is None:
+                raise
+            with self.reader.connect() as conn:
+                row = self._case_row(conn, pack_id, external_id=ext)
+                if row is None:
+                    raise
+                return self._view(conn, row)
+
+    def _open_case(self, pack_id, case, now, actor, reason, occurred_at, external_id, smap, filename, kind) -> CaseView:
         occurred = occurred_at or now
         if not isinstance(case, Mapping) or not isinstance(case.get("facts"), Mapping):
             raise CaseError(
@@ -286,7 +343,7 @@ class Register:
             if external_id is not None:
                 row = self._case_row(conn, pack_id, external_id=external_id)
                 if row is not None:
-                    return self._view(conn, row)  # idempotent by external id
+                    return self._view(conn, row)  # idempotent by external id: created stays False
             received = self._received(conn, pack_id, case, occurred, smap, filename)
             version_id = self._in_force(conn, pack_id, received.date())
             policy, digest, _ = self._policy(conn, version_id)
@@ -311,10 +368,11 @@ class Register:
             )
             case_pk = res.inserted_primary_key[0]
             payload = {"facts": facts, "number": number, "pack_version": digest}
+            row = conn.execute(sa.select(cases).where(cases.c.id == case_pk)).one()
             view = self._append_locked(
-                conn, case_pk, 0, kind, payload, now, occurred, actor, reason, smap=smap, filename=filename
+                conn, row, kind, payload, now, occurred, actor, reason, smap=smap, filename=filename
             )
-        return view
+        return dataclasses.replace(view, created=True)
 
     def _received(
         self, conn: sa.Connection, pack_id: str, case: Mapping[str, Any], occurred: datetime, smap, filename
@@ -373,14 +431,17 @@ class Register:
         number: str | None = None,
         external_id: str | None = None,
     ) -> Any:
-        query = sa.select(cases)
-        if number is not None:
-            query = query.where(cases.c.number == number)
-        if external_id is not None:
-            query = query.where(cases.c.external_id == external_id)
-        if pack_id:
-            query = query.where(cases.c.pack_id == pack_id)
-        rows = conn.execute(query).all()
+        if number is not None and external_id is None and not pack_id:
+            rows = conn.execute(_CASE_BY_NUMBER, {"number": number}).all()  # the common case, prebuilt
+        else:
+            query = sa.select(cases)
+            if number is not None:
+                query = query.where(cases.c.number == number)
+            if external_id is not None:
+                query = query.where(cases.c.external_id == external_id)
+            if pack_id:
+                query = query.where(cases.c.pack_id == pack_id)
+            rows = conn.execute(query).all()
         if len(rows) > 1:
             packs = ", ".join(sorted(r.pack_id for r in rows))
             raise RegisterError(f"case {number or external_id} exists in several packs ({packs}): name the pack")
@@ -428,12 +489,11 @@ class Register:
                             "it changed since you read it; read it again and retry",
                         )
                     policy, _digest, _ = self._policy(conn, row.pack_version_id)
-                    facts = json.loads(row.facts)
+                    facts = load_json(row.facts)
                     payload = self._payload(policy, facts, row, kind, patch, step, timer, version, occurred, conn)
                     return self._append_locked(
                         conn,
-                        row.id,
-                        row.version,
+                        row,
                         kind,
                         payload,
                         now,
@@ -507,8 +567,7 @@ class Register:
     def _append_locked(
         self,
         conn: sa.Connection,
-        case_pk: int,
-        base: int,
+        row: Any,
         kind: str,
         payload: dict[str, Any],
         now: datetime,
@@ -519,73 +578,112 @@ class Register:
         smap: SourceMap | None = None,
         filename: str = "<event>",
     ) -> CaseView:
-        """Write event base+1 and everything it implies, in the caller's transaction."""
-        row = conn.execute(sa.select(cases).where(cases.c.id == case_pk)).one()
+        """Write event version+1 and everything it implies, in the caller's transaction."""
+        last = aware(row.updated_at)
+        if last is not None and now < last:
+            # The record only moves forward: an event dated before the last one would rewrite the past.
+            raise RegisterError(
+                f"case {row.number} was last recorded at {last.isoformat()}; --now {now.isoformat()} is earlier",
+                code="time-backwards",
+            )
         version_id = row.pack_version_id
         if kind == "rejudged":
             version_id = self._version_id(conn, row.pack_id, payload["pack_version"])
         policy, digest, _ = self._policy(conn, version_id)
         facts = (
-            payload["facts"] if "facts" in payload else merge_patch(json.loads(row.facts), payload.get("patch") or {})
+            payload["facts"] if "facts" in payload else merge_patch(load_json(row.facts), payload.get("patch") or {})
         )
         status = {"closed": "closed", "reopened": "open"}.get(kind, row.status)
-        normal, _ = self._normalise(policy, facts, smap, filename, payload)
-        seq = base + 1
-        done = conn.execute(
-            cases.update()
-            .where(cases.c.id == case_pk, cases.c.version == base)
-            .values(
-                version=seq,
-                facts=_dumps(facts),
-                status=status,
-                pack_version_id=version_id,
-                closed_at=utc(occurred) if kind == "closed" else (None if kind == "reopened" else row.closed_at),
-                updated_at=utc(now),
-            )
-        )
-        if done.rowcount != 1:
-            raise ConflictError(f"case {row.number} changed while this event was written; read it again and retry")
-        self._event(conn, case_pk, seq, kind, payload, actor, reason, occurred, now)
+        # A patch file reads like a case ({facts: …}): its positions locate errors in the merged facts.
+        normal, _ = policy.normaliser.case({"facts": facts}, smap, filename)
+        closed_at = utc(occurred) if kind == "closed" else (None if kind == "reopened" else row.closed_at)
+        new = [(kind, payload, actor, reason, occurred)]
         decision, seq = self._judge(
-            conn, case_pk, row.number, seq, policy, digest, version_id, normal, status, now, actor
+            conn, row, new, policy, digest, version_id, normal, facts, status, closed_at, now, actor
         )
         return CaseView(row.number, row.pack_id, policy.version, digest, seq, status, facts, decision, row.external_id)
 
-    def _normalise(self, policy: Policy, facts, smap, filename, payload) -> tuple[dict[str, Any], str]:
-        # A patch file reads like a case ({facts: …}); its positions locate errors in the merged facts.
-        return policy.normaliser.case(
-            {"facts": facts}, smap if "patch" in payload or "facts" in payload else None, filename
-        )
-
-    def _event(self, conn, case_pk, seq, kind, payload, actor, reason, occurred, now) -> None:
-        conn.execute(
-            events.insert().values(
-                case_id=case_pk,
-                seq=seq,
-                kind=kind,
-                payload=_dumps(payload),
-                actor=actor,
-                reason=reason,
-                occurred_at=utc(occurred),
-                recorded_at=utc(now),
-            )
-        )
-
     def _judge(
-        self, conn, case_pk, number, seq, policy, digest, version_id, normal, status, now, actor
+        self,
+        conn: sa.Connection,
+        row: Any,
+        new: list[tuple[str, dict[str, Any], str, str | None, datetime]],
+        policy: Policy,
+        digest: str,
+        version_id: int,
+        normal: dict[str, Any],
+        facts: dict[str, Any],
+        status: str,
+        closed_at: datetime | None,
+        now: datetime,
+        actor: str,
     ) -> tuple[dict[str, Any], int]:
-        """Evaluate, store the decision, rewrite the case's index rows and issue new breaches once.
-        Returns the decision and the case version after any breach events."""
-        decision = decide(policy, normal, number, now, engine=self.engine_name).to_dict()
-        self._store_decision(conn, case_pk, seq, version_id, digest, decision, now)
+        """Evaluate; write the case's new events (with any breach issued for the first time), its projection
+        (checked against the version it was read at), the decision and its index rows. Returns the decision
+        and the case's version after the events."""
+        decision = decide(policy, normal, row.number, now, engine=self.engine_name).to_dict()
+        found = idx.breaches(decision)
+        if found:
+            known = {(r.item, aware(r.due_at)) for r in conn.execute(_KNOWN_BREACHES, {"case_id": row.id})}
+            for b in found:
+                if (b.item, b.due_at) in known:
+                    continue
+                # The unique key is the guard between concurrent writers; the check above only saves work.
+                inserted = conn.execute(
+                    self._insert(breaches)
+                    .values(case_id=row.id, item=b.item, due_at=utc(b.due_at), recorded_at=utc(now))
+                    .on_conflict_do_nothing()
+                    .returning(breaches.c.id)
+                ).scalar()
+                if inserted is None:
+                    continue
+                form_ids, actions = idx.effects_of(decision, b.source)
+                issued = [{"id": f, "number": self._form_number(conn, policy, f, now)} for f in form_ids]
+                payload = {"item": b.item, "due_at": b.due_at.isoformat(), "forms": issued, "actions": actions}
+                new.append(("breach", payload, actor, None, now))
         rows = idx.deadlines(decision, layout_of(policy).warn_levels) if status == "open" else []
-        conn.execute(deadlines.delete().where(deadlines.c.case_id == case_pk))
+        nxt = idx.next_at(rows, now)
+        seq = row.version + len(new)
+        done = conn.execute(
+            _UPDATE_CASE,
+            {
+                "b_id": row.id,
+                "b_version": row.version,
+                "version": seq,
+                "facts": _dumps(facts),
+                "status": status,
+                "pack_version_id": version_id,
+                "closed_at": closed_at,
+                "next_at": utc(nxt) if nxt else None,
+                "updated_at": utc(now),
+            },
+        )
+        if done.rowcount != 1:
+            raise ConflictError(f"case {row.number} changed while this event was written; read it again and retry")
+        conn.execute(
+            events.insert(),
+            [
+                {
+                    "case_id": row.id,
+                    "seq": row.version + i + 1,
+                    "kind": kind,
+                    "payload": _dumps(payload),
+                    "actor": who,
+                    "reason": why,
+                    "occurred_at": utc(when),
+                    "recorded_at": utc(now),
+                }
+                for i, (kind, payload, who, why, when) in enumerate(new)
+            ],
+        )
+        self._store_decision(conn, row.id, seq, version_id, digest, decision, now)
+        conn.execute(_DELETE_DEADLINES, {"case_id": row.id})
         if rows:
             conn.execute(
                 deadlines.insert(),
                 [
                     {
-                        "case_id": case_pk,
+                        "case_id": row.id,
                         "pack_id": policy.id,
                         "item": r.item,
                         "kind": r.kind,
@@ -597,22 +695,6 @@ class Register:
                     for r in rows
                 ],
             )
-        for b in idx.breaches(decision):
-            inserted = conn.execute(
-                self._insert(breaches)
-                .values(case_id=case_pk, item=b.item, due_at=utc(b.due_at), recorded_at=utc(now))
-                .on_conflict_do_nothing()
-                .returning(breaches.c.id)
-            ).scalar()
-            if inserted is None:
-                continue  # issued before: exactly once
-            form_ids, actions = idx.effects_of(decision, b.source)
-            issued = [{"id": f, "number": self._form_number(conn, policy, f, now)} for f in form_ids]
-            seq += 1
-            payload = {"item": b.item, "due_at": b.due_at.isoformat(), "forms": issued, "actions": actions}
-            self._event(conn, case_pk, seq, "breach", payload, actor, None, now, now)
-        nxt = idx.next_at(rows, now)
-        conn.execute(cases.update().where(cases.c.id == case_pk).values(version=seq, next_at=utc(nxt) if nxt else None))
         return decision, seq
 
     def _form_number(self, conn: sa.Connection, policy: Policy, form_id: str, now: datetime) -> str:
@@ -623,21 +705,68 @@ class Register:
         return _format_number(pattern, day, self._next_serial(conn, policy.id, counter, period_of(day, pattern)))
 
     def _store_decision(self, conn, case_pk, seq, version_id, digest, decision, now) -> None:
-        text = _dumps(decision).encode("utf-8")
+        text = _decision_json(decision)
         key = hashlib.sha256(text).hexdigest()
-        conn.execute(self._insert(blobs).values(hash=key, data=zlib.compress(text, 6)).on_conflict_do_nothing())
+        conn.execute(self._blob_insert, {"hash": key, "data": zlib.compress(text, 6)})
         conn.execute(
-            decisions.insert().values(
-                case_id=case_pk,
-                seq=seq,
-                pack_version_id=version_id,
-                content_hash=digest,
-                evaluated_at=utc(now),
-                engine=self.engine_name,
-                decision_hash=key,
-                recorded_at=utc(now),
-            )
+            decisions.insert(),
+            {
+                "case_id": case_pk,
+                "seq": seq,
+                "pack_version_id": version_id,
+                "content_hash": digest,
+                "evaluated_at": utc(now),
+                "engine": self.engine_name,
+                "decision_hash": key,
+                "recorded_at": utc(now),
+            },
         )
+
+    def confirm_penalties(
+        self,
+        number: str,
+        now: datetime,
+        *,
+        based_on: int | None = None,
+        pack_id: str | None = None,
+        actor: str = "zhidu",
+        reason: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> int:
+        """Post the penalties of the case's last decision to the ledger (once per case, person and kind),
+        with a `penalty-confirmed` event. Returns how many charges were posted now."""
+        from .ledger import posted_charges
+
+        with self._tx() as conn:
+            row = self._require(conn, number, pack_id)
+            if based_on is not None and based_on != row.version:
+                raise ConflictError(
+                    f"case {number} is at version {row.version}, not {based_on}: read it again and retry"
+                )
+            policy, _digest, _ = self._policy(conn, row.pack_version_id)
+            decision = self._view(conn, row).decision or {}
+            rows = posted_charges(policy, decision)
+            if not rows:
+                raise RegisterError(f"case {number}: its decision has no penalties to confirm", code="no-penalty")
+            fresh = []
+            for r in rows:
+                inserted = conn.execute(
+                    self._insert(charges)
+                    .values(case_id=row.id, recorded_at=utc(now), **r)
+                    .on_conflict_do_nothing()
+                    .returning(charges.c.id)
+                ).scalar()
+                if inserted is not None:
+                    fresh.append(r)
+            if fresh:
+                payload = {
+                    "charges": [
+                        {"person": r["person_id"], "kind": r["kind"], "month": r["month"], "amount": str(r["amount"])}
+                        for r in fresh
+                    ]
+                }
+                self._append_locked(conn, row, "penalty-confirmed", payload, now, occurred_at or now, actor, reason)
+            return len(fresh)
 
     # ------------------------------------------------------------------------------------ reading
     def _view(self, conn: sa.Connection, row: Any) -> CaseView:
@@ -657,7 +786,7 @@ class Register:
             digest,
             row.version,
             row.status,
-            json.loads(row.facts),
+            load_json(row.facts),
             decision,
             row.external_id,
         )
@@ -679,7 +808,7 @@ class Register:
             Event(
                 r.seq,
                 r.kind,
-                json.loads(r.payload),
+                load_json(r.payload),
                 r.actor,
                 r.reason,
                 aware(r.occurred_at),
@@ -737,9 +866,9 @@ class Register:
         with self.reader.connect() as conn:
             packs = [pack_id] if pack_id else [r[0] for r in conn.execute(sa.select(deadlines.c.pack_id).distinct())]
             out = []
+            zones = dict(conn.execute(sa.select(pack_versions.c.pack_id, pack_versions.c.timezone)).all())
             for pack in sorted(packs):
-                policy = self.latest_policy(pack)
-                tz = policy.timezone if policy else UTC
+                tz = ZoneInfo(zones[pack]) if pack in zones else UTC
                 horizon = within(pack, at) if within else at
                 query = (
                     sa.select(
@@ -796,18 +925,22 @@ class Register:
                 row = conn.execute(lock.with_for_update() if self.dialect == "postgresql" else lock).one()
                 if row.status != "open" or row.next_at is None or aware(row.next_at) > at:
                     continue  # another tick got here first
+                if aware(row.updated_at) > at:
+                    continue  # recorded after `at`: a tick for an earlier time would rewrite the past
                 policy, digest, _ = self._policy(conn, row.pack_version_id)
-                normal, _ = policy.normaliser.case({"facts": json.loads(row.facts)})
+                normal, _ = policy.normaliser.case({"facts": load_json(row.facts)})
+                facts = load_json(row.facts)
                 _, seq = self._judge(
                     conn,
-                    row.id,
-                    row.number,
-                    row.version,
+                    row,
+                    [],
                     policy,
                     digest,
                     row.pack_version_id,
                     normal,
+                    facts,
                     row.status,
+                    row.closed_at,
                     at,
                     actor,
                 )
