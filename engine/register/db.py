@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from ..errors import ZhiduError
 
 ENV_URL = "ZHIDU_DATABASE_URL"
-HEAD = "0001"
+HEAD = "0002"  # 0002: the HTTP service's tokens (engine/service)
 
 
 class RegisterError(ZhiduError):

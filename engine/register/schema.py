@@ -183,3 +183,16 @@ charges = Table(
     UniqueConstraint("case_id", "person_id", "kind", name="uq_charges_once"),
 )
 Index("ix_charges_person", charges.c.person_id, charges.c.month)
+
+# The HTTP service's bearer tokens (engine/service/tokens.py; migration 0002): digests only, a role each.
+service_tokens = Table(
+    "service_tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", Instant, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("revoked_at", Instant),
+)

@@ -12,24 +12,13 @@ import sqlalchemy as sa
 
 from ..errors import ZhiduError
 
+# The table is declared with the register's (created by its migration 0002): the service keeps its tokens in
+# the register's database, so one backup and one PostgreSQL serve both.
+from ..register.schema import service_tokens
+
 ROLES = ("viewer", "operator", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
 PREFIX = "zhidu_"
-
-metadata = sa.MetaData()
-# Created by the register's migration 0002 (engine/register/migrations/versions/0002_service_tokens.py);
-# described here, not in the register's schema module, because only the service reads it.
-service_tokens = sa.Table(
-    "service_tokens",
-    metadata,
-    sa.Column("id", sa.String(16), primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("role", sa.String(20), nullable=False),
-    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("created_by", sa.String(200), nullable=False),
-    sa.Column("revoked_at", sa.DateTime(timezone=True)),
-)
 
 
 class TokenError(ZhiduError):
@@ -80,10 +69,7 @@ class TokenStore:
     """Tokens in the register's database (SQLite file or PostgreSQL), migrated by the register."""
 
     def __init__(self, engine: sa.Engine) -> None:
-        from .migrate import upgrade_to_head
-
-        upgrade_to_head(engine)
-        self.engine = engine
+        self.engine = engine  # from engine.register.db.connect: migrated to the register's head (0002 or later)
 
     def create(self, name: str, role: str, *, actor: str, now: datetime) -> tuple[TokenRecord, str]:
         """A new token: the record, and the token text (shown once; only its digest is kept)."""
