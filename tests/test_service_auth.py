@@ -32,9 +32,18 @@ MATRIX: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/packs/{pack}/cases/{number}/forms/{form_id}"): "operator",
     ("GET", "/v1/due"): "viewer",
     ("POST", "/v1/tick"): "operator",
+    ("GET", "/v1/reports/monthly/{month}"): "viewer",
+    ("GET", "/v1/ledger/{person}"): "viewer",
 }
 RANK = {role: i for i, role in enumerate(ROLES)}
-PARAMS = {"pack": "pcb-manufacturer", "token_id": "not-a-token", "number": "000000", "form_id": "reminder"}
+PARAMS = {
+    "pack": "pcb-manufacturer",
+    "token_id": "not-a-token",
+    "number": "000000",
+    "form_id": "reminder",
+    "month": "2024-09",
+    "person": "P-1",
+}
 BODIES = {
     "/v1/tokens": {"name": "matrix", "role": "viewer"},
     "/v1/packs/{pack}/cases/{number}/events": {"kind": "closed", "based_on": 0},

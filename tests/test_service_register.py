@@ -141,3 +141,27 @@ def test_versions_are_listed(service: Service) -> None:
     versions = service.call("GET", f"{PCB}/versions", "viewer").json()
     assert versions and versions[0]["pack"] == "pcb-manufacturer"
     assert versions[0]["published_by"].startswith("test-admin (token ")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "media"),
+    [("json", "application/json"), ("md", "text/markdown"), ("html", "text/html"), ("csv", "text/csv")],
+)
+def test_monthly_report(service: Service, fmt: str, media: str) -> None:
+    case = _register(service)
+    closed = _event(service, case["number"], kind="closed", based_on=case["version"])
+    month = closed.json()["facts"]["closed_at"][:7]
+    answer = service.call("GET", f"/v1/reports/monthly/{month}", "viewer", params={"format": fmt})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith(media)
+    assert case["number"] in answer.text
+
+
+def test_monthly_report_needs_a_month(service: Service) -> None:
+    answer = service.call("GET", "/v1/reports/monthly/September", "viewer")
+    assert answer.status_code == 422 and answer.json()["errors"][0]["path"] == "$.month"
+
+
+def test_ledger_of_nobody_is_404(service: Service) -> None:
+    answer = service.call("GET", "/v1/ledger/nobody", "viewer")
+    assert answer.status_code == 404 and answer.json()["code"] == "no-person"

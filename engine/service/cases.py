@@ -19,6 +19,7 @@ from .printing import render_case_form
 from .problems import Problem
 from .tokens import TokenRecord
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PackId = Annotated[str, Path(description="a pack id, as GET /v1/packs lists them", max_length=100)]
 Number = Annotated[str, Path(description="the case number the register gave", max_length=100)]
 Instant = Annotated[str, Field(pattern=DATETIME_PATTERN, description="ISO 8601 with offset")]
@@ -293,6 +294,49 @@ def add_routes(app: FastAPI, register: Register) -> None:
                     raise Problem(422, "bad-duration", diag.message, [diag]) from None
                 raise
         return [DueItem(**d) for d in register.due(moment, within=until, pack_id=served(pack) if pack else None)]
+
+    @app.get(
+        "/v1/reports/monthly/{month}",
+        tags=["register"],
+        response_class=Response,
+        responses={
+            200: {
+                "description": "客户投诉案件统计表 for the month",
+                "content": {
+                    "application/json": {"schema": {"type": "object"}},
+                    "text/markdown": {"schema": {"type": "string"}},
+                    "text/html": {"schema": {"type": "string"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                    XLSX: {"schema": {"type": "string", "format": "binary"}},
+                },
+            }
+        },
+    )
+    def monthly_report(
+        month: Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
+        _: Viewer,
+        pack: Annotated[str | None, Query(max_length=100)] = None,
+        format: Annotated[Literal["json", "md", "html", "csv", "xlsx"], Query()] = "json",  # noqa: A002
+    ) -> Response:
+        """Cases closed in the month by category, department, on time or late (`zhidu report monthly`)."""
+        from ..register.report import monthly, render
+
+        out = render(monthly(register, month, served(pack) if pack else None), format)
+        media = {"json": "application/json", "md": "text/markdown", "html": "text/html", "csv": "text/csv"}
+        if isinstance(out, bytes):
+            return Response(out, media_type=XLSX)
+        return Response(out, media_type=media[format] + ("" if format == "json" else "; charset=utf-8"))
+
+    @app.get("/v1/ledger/{person}", tags=["register"], responses=schema_response({"type": "object"}))
+    def ledger(
+        person: Annotated[str, Path(max_length=100)],
+        _: Viewer,
+        month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="up to this month")] = None,
+    ) -> JSONResponse:
+        """A person's penalty charges and monthly deductions against the cap (`zhidu ledger show`)."""
+        from ..register.ledger import statement
+
+        return JSONResponse(statement(register, person, month))
 
     @app.post("/v1/tick", tags=["register"])
     def tick(who: Operator, at: Annotated[str | None, Query(description="as of (default: now)")] = None) -> TickResult:

@@ -59,7 +59,7 @@ class Problem(Exception):
 def status_of(exc: ZhiduError) -> int:
     """The HTTP status of an engine or register error (the CLI's exit code, in HTTP terms)."""
     code = exc.code or ""
-    if code.endswith("not-found") or code in ("no-case", "unknown-form"):
+    if code.endswith("not-found") or code in ("no-case", "unknown-form", "no-person"):
         return 404
     if code == "database":
         return 503
