@@ -56,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _stateless_routes(app, settings)
     _token_routes(app)
     add_routes(app, app.state.register)
+    from .console.routes import add_console
+
+    add_console(app, app.state.register)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
 
     @app.get("/openapi.json", include_in_schema=False)
