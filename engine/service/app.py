@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import FastAPI, Path, Query, Request
+from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 
 from .. import __version__
@@ -17,7 +18,7 @@ from ..register.store import Register
 from ..source import SourceMap
 from . import problems
 from .auth import Admin, Authenticator, Operator, Viewer
-from .body import BODY, read_json, require_mapping
+from .body import BODY, read_json, require_mapping, shape_errors
 from .cases import add_routes
 from .catalog import Catalog
 from .metrics import EVALUATIONS, MetricsMiddleware, exposition
@@ -173,9 +174,20 @@ def _token_routes(app: FastAPI) -> None:
         """Every token ever created (never the token text), revoked ones with their revocation time."""
         return [TokenInfo(**t.to_dict()) for t in store.list()]
 
-    @app.post("/v1/tokens", tags=["tokens"], status_code=201)
-    def create_token(new: NewToken, who: Admin) -> CreatedToken:
+    @app.post(
+        "/v1/tokens",
+        tags=["tokens"],
+        status_code=201,
+        openapi_extra=json_body(NewToken.model_json_schema(), "the token's name and role"),
+    )
+    async def create_token(request: Request, who: Admin) -> CreatedToken:
         """A new token; its text is in this answer only."""
+        # The body is read here, bounded like every other (FastAPI would read any size before checking).
+        body = await read_json(request, app.state.settings.max_body)
+        try:
+            new = NewToken.model_validate(require_mapping(body.data, "a token request"))
+        except ValidationError as exc:
+            raise shape_errors(exc) from None
         record, token = store.create(new.name, new.role, actor=f"token:{who.id}", now=datetime.now(UTC))
         return CreatedToken(**record.to_dict(), token=token)
 

@@ -12,7 +12,7 @@ from ..facts import DATETIME_PATTERN, parse_datetime
 from ..register.history import history
 from ..register.store import CaseView, Register
 from .auth import Admin, Operator, Viewer
-from .body import BODY, read_json, require_mapping
+from .body import BODY, read_json, require_mapping, shape_errors
 from .catalog import Catalog
 from .openapi import json_body, schema_response
 from .printing import render_case_form
@@ -114,13 +114,6 @@ def instant(value: str | None, what: str) -> datetime:
         raise Problem(422, "bad-instant", diag.message, [diag]) from None
 
 
-def _shape_errors(exc: ValidationError) -> Problem:
-    diags = [
-        Diagnostic(Location(BODY, 1, 1, json_path(list(e["loc"]))), "invalid-body", str(e["msg"])) for e in exc.errors()
-    ]
-    return Problem(422, "invalid-body", diags[0].message if len(diags) == 1 else f"{len(diags)} problems", diags)
-
-
 def _view(view: CaseView) -> CaseOut:
     return CaseOut(**view.to_dict())
 
@@ -204,7 +197,7 @@ def add_routes(app: FastAPI, register: Register) -> None:
         try:
             event = EventIn.model_validate(require_mapping(body.data, "an event"))
         except ValidationError as exc:
-            raise _shape_errors(exc) from None
+            raise shape_errors(exc) from None
         occurred = instant(event.occurred_at, "occurred_at") if event.occurred_at else None
         from starlette.concurrency import run_in_threadpool
 

@@ -17,6 +17,7 @@ from ...errors import ZhiduError
 from ...register.db import ConflictError
 from ...register.history import history
 from ...register.store import Register
+from ..body import read_bytes
 from ..printing import render_case_form
 from ..tokens import RANK, TokenRecord
 
@@ -66,9 +67,7 @@ def _user(request: Request) -> tuple[TokenRecord, str]:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    body = await request.body()
-    if len(body) > FORM_LIMIT:
-        raise ValueError("form too large")
+    body = await read_bytes(request, FORM_LIMIT)  # bounded before it is read, like the API's bodies
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
 
 
