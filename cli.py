@@ -35,6 +35,8 @@ Exit codes:
   6  policy tests failed (test)
   7  some lines of a batch failed (batch; each has an error record)
   8  an output file could not be written (disk full, no permission)
+  9  the register refused the operation (cases, db, report, ledger, packs publish)
+  10 conflict: the case changed since the version the change was based on (--based-on)
 """
 
 
@@ -529,12 +531,14 @@ def render(
         click.echo(text, nl=False)
 
 
-@command
-def packs() -> None:
-    """List the bundled packs."""
-    for name in engine.bundled_packs():
-        policy = engine.load_policy(name)
-        click.echo(f"{name}\t{policy.version}\t{policy.title.zh}")
+@main.group(invoke_without_command=True, epilog=EXIT_CODES)
+@click.pass_context
+def packs(ctx: click.Context) -> None:
+    """List the bundled packs (publish a version to the register with `packs publish`)."""
+    if ctx.invoked_subcommand is None:
+        for name in engine.bundled_packs():
+            policy = engine.load_policy(name)
+            click.echo(f"{name}\t{policy.version}\t{policy.title.zh}")
 
 
 @main.group(epilog=EXIT_CODES)
@@ -832,6 +836,21 @@ def import_jdm(graph: str, out: str) -> None:
         f"wrote {summary['pack']}: {summary['tables']} table{'s' if summary['tables'] != 1 else ''}, {summary['cases']} test cases "
         f"choosing {summary['rows_chosen']} of {summary['rows']} table rows"
     )
+
+
+# The case register (engine/register): its commands live in the wing; SQLAlchemy loads on first use.
+for _group in _engine("register.commands").build(ZhiduCommand):
+    main.add_command(_group)
+_engine("register.commands").add_publish(packs, ZhiduCommand)
+
+
+# The HTTP service (engine/service): `serve` and `tokens`; FastAPI and uvicorn load only when serving.
+def _add_service_commands() -> None:
+    for cmd in _engine("service.commands").build(ZhiduCommand):
+        main.add_command(cmd)
+
+
+_add_service_commands()
 
 
 def run() -> None:
