@@ -754,10 +754,28 @@ def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops, gaps: _Gaps
     gaps.used(f"timer:{t.id}", t.calendar, start, max((x for x in (due, stop, env.now) if x is not None), default=None))
     pct = entry.pop("_percent", Decimal(0))
     entry["warnings_reached"] = [w for w in t.warn_at if pct >= w]
+    if t.warn_at and start is not None and due is not None and not pauses and uncovered is None:
+        entry["warn_times"] = _warn_times(cal, kind, start, due, t.warn_at, tz)
     effects = Effects()
     if entry["status"] == "breached":
         effects = t.on_late if stop is not None and stop <= env.now else t.on_breach
     return entry, effects
+
+
+def _warn_times(cal, kind: str, start: datetime, due: datetime, levels: tuple[int, ...], tz) -> dict[str, str]:
+    """When each warning level is reached (percent → instant), in the timer's own measure of time, so a
+    register can index a working-day timer's warnings without evaluating the case again."""
+    out: dict[str, str] = {}
+    try:
+        total = _measure(cal, kind, start, due, [])
+        for level in levels:
+            share = total * level / 100
+            working = kind in WORKING_KINDS and cal is not None
+            at = cal.add_business_time(start, share) if working else start + share
+            out[str(level)] = at.astimezone(tz).isoformat()
+    except CalendarNotCovered:
+        return {}
+    return out
 
 
 def _unknown(calendar: str | None, start: datetime | None, stop: datetime | None, tz) -> dict[str, Any]:

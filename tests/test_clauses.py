@@ -19,7 +19,8 @@ from tests.conftest import NOW
 from tests.conftest import PACKS as PACKS_DIR
 
 PACKS = bundled_packs()
-SEEDS = Path(os.environ.get("ZHIDU_SEEDS", "/work/shared/seeds"))
+# The seeds live in the steering repo's shared/ folder, beside this checkout (as in CI and on the machines).
+SEEDS = Path(os.environ.get("ZHIDU_SEEDS", Path(__file__).resolve().parents[2] / "shared" / "seeds"))
 
 
 def run(*args: str):

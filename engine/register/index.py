@@ -66,10 +66,13 @@ def deadlines(decision: dict[str, Any], warn_levels: dict[str, tuple[int, ...]])
 
 
 def _warning(t: dict[str, Any], levels: tuple[int, ...]) -> datetime | None:
-    """The first warning threshold not yet reached, for timers in plain calendar time without pauses
-    (working-time timers would need the calendar walked; their warnings come from the next evaluation)."""
+    """The first warning threshold not yet reached: the instant the decision gives (`warn_times`), else, for
+    timers in plain calendar time without pauses, interpolated between start and due time."""
     goal = t.get("goal")
     warn = [w for w in levels if w not in t.get("warnings_reached", ())]
+    if warn and t.get("warn_times", {}).get(str(min(warn))):
+        # the core measured it in the timer's own time (working time for working-day timers)
+        return _when(t["warn_times"][str(min(warn))])
     if not warn or not goal or t.get("paused_seconds") or " before " in goal:
         return None
     try:
