@@ -68,7 +68,7 @@ def test_trap1_or_fires_once_per_rule(tmp_path):
         "- {id: r, ref: x, when: a == 1 or b == 2, then: {warnings: [w]}}",
     )
     assert agree(policy, {"a": 1, "b": 2}) == ["r"]
-    assert len(policy.evaluate({"facts": {"a": 1, "b": 2}}, NOW).warnings) == 1
+    assert len(policy.evaluate({"facts": {"a": 1, "b": 2}}, NOW, engine="durable").warnings) == 1
 
 
 def test_trap2_absence_only_condition_does_not_loop(tmp_path):
@@ -120,7 +120,7 @@ def test_trap5_types_are_normalised_before_durable_sees_them(tmp_path):
         "- {id: huge, ref: x, when: big > 99999999999, then: {warnings: [w]}}",
     )
     with pytest.raises(engine.CaseError):
-        policy.evaluate({"facts": {"vip": 1}}, NOW)
+        policy.evaluate({"facts": {"vip": 1}}, NOW, engine="durable")
     # 0.000002 prints as 2e-06 in JSON, which raw durable-rules rejects (error 204).
     with pytest.raises(Exception, match="204"):
         raw_fire({"r": {"$gt": {"ratio": 0}}}, {"ratio": 0.000002})
@@ -139,7 +139,7 @@ def test_trap6_action_failures_are_raised(tmp_path, monkeypatch):
 
     monkeypatch.setattr(durable_adapter.DurableBackend, "_action", broken)
     with pytest.raises(engine.EvaluationError, match="boom"):
-        policy.evaluate({"facts": {"a": 1}}, NOW)
+        policy.evaluate({"facts": {"a": 1}}, NOW, engine="durable")
 
 
 def test_trap7_and_8_sessions_are_deleted(tmp_path):
@@ -167,12 +167,12 @@ def test_trap9_the_same_pack_loads_twice(tmp_path):
 def test_trap10_one_host_per_process_and_no_background_threads(tmp_path):
     assert not hasattr(durable_adapter._host(), "_d_timer")
     make_pack(tmp_path, "a: {type: integer}", "- {id: r, ref: x, when: a == 1, then: {warnings: [w]}}").evaluate(
-        {"facts": {}}, NOW
+        {"facts": {}}, NOW, engine="durable"
     )
     before = threading.active_count()
     for i in range(3):
         policy = engine.load_policy(tmp_path / "pack")
-        policy.evaluate({"facts": {"a": i}}, NOW)
+        policy.evaluate({"facts": {"a": i}}, NOW, engine="durable")
     assert threading.active_count() == before
 
 
@@ -183,9 +183,11 @@ def test_trap11_concurrent_threads_get_serial_answers(pcb):
         for u in (True, False)
         for lo in (True, False)
     ]
-    expected = [pcb.evaluate(c, NOW).to_dict() for c in cases]
+    expected = [pcb.evaluate(c, NOW, engine="python").to_dict() for c in cases]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda i: pcb.evaluate(cases[i % len(cases)], NOW).to_dict(), range(600)))
+        results = list(
+            pool.map(lambda i: pcb.evaluate(cases[i % len(cases)], NOW, engine="durable").to_dict(), range(600))
+        )
     assert all(r == expected[i % len(cases)] for i, r in enumerate(results))
 
 
