@@ -29,6 +29,10 @@ def durable_unavailable() -> str | None:
         if sys.version_info >= (3, 13):
             return f"durable-rules is not available on Python {python_version()}"
         return f"durable-rules is not installed on this Python ({python_version()})"
+    if sys.version_info < (3, 13):
+        # Installed where it works: not imported here, which would cost every `import zhidu` its C
+        # extension (make_backend reports a build that fails to import, at first use).
+        return None
     try:
         import durable.engine  # noqa: F401 - the import itself is the check
     except Exception as exc:  # noqa: BLE001 - any failure to load the C extension means "not available"

@@ -118,19 +118,21 @@ def write_pack_schemas(pack: Path) -> tuple[list[Path], str | None]:
     schemas, note = pack_schemas(pack)
     changed: list[Path] = []
     folder = pack / SCHEMA_DIR
-    folder.mkdir(exist_ok=True)
-    for name, schema in schemas.items():
-        text = json.dumps(schema, ensure_ascii=False, indent=2) + "\n"
-        if _write_if_changed(folder / name, text):
-            changed.append(folder / name)
-    for path, schema_name in pack_files(pack):
-        target = Path(os.path.relpath(folder / schema_name, path.parent)).as_posix()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ZhiduError(f"{path}: cannot read: {exc}") from None
-        if _write_if_changed(path, with_modeline(text, target)):
-            changed.append(path)
+    path = folder
+    try:
+        folder.mkdir(exist_ok=True)
+        for name, schema in schemas.items():
+            path = folder / name
+            if _write_if_changed(path, json.dumps(schema, ensure_ascii=False, indent=2) + "\n"):
+                changed.append(path)
+        for path, schema_name in pack_files(pack):
+            target = Path(os.path.relpath(folder / schema_name, path.parent)).as_posix()
+            if _write_if_changed(path, with_modeline(path.read_text(encoding="utf-8"), target)):
+                changed.append(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        # A read-only pack, a `schemas` that is a file, a file that is not UTF-8: one line, no traceback.
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ZhiduError(f"{path}: cannot write the editor schemas: {reason}") from None
     return changed, note
 
 

@@ -120,7 +120,7 @@ def test_trap5_types_are_normalised_before_durable_sees_them(tmp_path):
         "- {id: huge, ref: x, when: big > 99999999999, then: {warnings: [w]}}",
     )
     with pytest.raises(engine.CaseError):
-        policy.evaluate({"facts": {"vip": 1}}, NOW)
+        policy.evaluate({"facts": {"vip": 1}}, NOW, engine="durable")
     # 0.000002 prints as 2e-06 in JSON, which raw durable-rules rejects (error 204).
     with pytest.raises(Exception, match="204"):
         raw_fire({"r": {"$gt": {"ratio": 0}}}, {"ratio": 0.000002})
@@ -183,9 +183,11 @@ def test_trap11_concurrent_threads_get_serial_answers(pcb):
         for u in (True, False)
         for lo in (True, False)
     ]
-    expected = [pcb.evaluate(c, NOW).to_dict() for c in cases]
+    expected = [pcb.evaluate(c, NOW, engine="python").to_dict() for c in cases]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda i: pcb.evaluate(cases[i % len(cases)], NOW).to_dict(), range(600)))
+        results = list(
+            pool.map(lambda i: pcb.evaluate(cases[i % len(cases)], NOW, engine="durable").to_dict(), range(600))
+        )
     assert all(r == expected[i % len(cases)] for i, r in enumerate(results))
 
 

@@ -118,3 +118,12 @@ def test_holiday_coverage_matches_the_calendar_data() -> None:
 
     first, last = holiday_coverage()["cn"]
     assert (first, last) == (min(CN_YEARS), max(CN_YEARS)) and first <= 2024 <= last
+
+
+def test_a_durable_rules_that_does_not_import_is_a_clear_error(monkeypatch) -> None:
+    # Installed but broken (say, a C extension built for another Python): refused by name, not a crash.
+    monkeypatch.setitem(sys.modules, "engine.backends.durable_adapter", None)
+    monkeypatch.setattr(engines, "durable_unavailable", lambda: None)
+    fresh = engine.load_policy("pcb-manufacturer")
+    with pytest.raises(engine.EngineUnavailable, match="durable-rules does not import on this Python"):
+        fresh.evaluate(CASE, NOW, engine="durable")

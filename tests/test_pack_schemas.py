@@ -179,3 +179,11 @@ def test_section_schema_is_derived_from_the_policy_schema() -> None:
 )
 def test_modeline(text: str, expected: str) -> None:
     assert with_modeline(text, "s.json") == expected
+
+
+def test_schema_write_where_schemas_is_a_file_is_one_clear_error(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "policies" / "pharma-gsp", tmp_path / "p")
+    (tmp_path / "p" / "schemas").write_text("not a folder", encoding="utf-8")
+    result = CliRunner().invoke(cli.main, ["schema", "--write", str(tmp_path / "p")])
+    assert result.exit_code == 1
+    assert "cannot write the editor schemas" in result.output and "Traceback" not in result.output

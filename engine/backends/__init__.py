@@ -21,6 +21,10 @@ def make_backend(engine: str, policy: Policy) -> Backend:
         from .python_backend import PythonBackend
 
         return PythonBackend(policy)
-    from .durable_adapter import DurableBackend
+    try:
+        from .durable_adapter import DurableBackend
+    except ImportError as exc:  # installed but broken (a C extension built for another Python)
+        from ..errors import EngineUnavailable
 
+        raise EngineUnavailable(f"durable-rules does not import on this Python: {exc}; use engine 'python'") from None
     return DurableBackend(policy)
