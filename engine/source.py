@@ -319,7 +319,8 @@ def _compose_fast(text: str) -> yaml.Node | None:
                 tag = event.tag
                 if tag is None or tag == "!":
                     tag = parser.resolve(yaml.ScalarNode, event.value, event.implicit)
-                node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+                # libyaml marks a plain scalar '' where PyYAML says None: keep PyYAML's word.
+                node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style or None)
             elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
                 kind = yaml.SequenceNode if isinstance(event, yaml.SequenceStartEvent) else yaml.MappingNode
                 tag = event.tag

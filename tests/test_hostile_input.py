@@ -395,3 +395,22 @@ def test_a_table_over_the_row_limit_is_refused(tmp_path):
 def test_docs_security_carries_the_limits_table():
     text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
     assert limits.markdown_table() in text
+
+
+BUNDLED_YAML = sorted([*(ROOT / "policies").rglob("*.yaml"), *(ROOT / "forms").rglob("*.yaml")])
+
+
+@pytest.mark.parametrize("path", BUNDLED_YAML, ids=[str(p.relative_to(ROOT)) for p in BUNDLED_YAML])
+def test_libyaml_and_pyyaml_compose_alike(path, monkeypatch):
+    """The fast composer (libyaml events) gives the same data, positions and styles as PyYAML's own."""
+    import engine.source as source
+
+    text = path.read_text(encoding="utf-8")
+    fast = source.parse_yaml(text, "f.yaml")
+
+    def unavailable(_text):
+        raise ImportError("libyaml switched off for this test")
+
+    monkeypatch.setattr(source, "_compose_fast", unavailable)
+    slow = source.parse_yaml(text, "f.yaml")
+    assert fast[0] == slow[0] and fast[1] == slow[1] and fast[2] == slow[2]
