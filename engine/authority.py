@@ -92,6 +92,7 @@ def _tables(c: _Compiler) -> dict[str, Table]:
                 path + ("rows", row.index),
                 row.ref or table.ref or "",
                 typed=row.node,
+                compiled=row.predicate,
             )
         out[table.id] = table
         c.table_index[table.id] = i

@@ -26,7 +26,7 @@ from .forms import compile_forms
 from .loader import RawPack, load_pack
 from .penalty_section import compile_penalties
 from .policy import Action, CompiledRule, FindingSpec, Policy
-from .schema_check import schema_diagnostics
+from .schema_check import diagnostics_of
 from .sla import compile_sla
 from .source import SourceMap
 from .types import BOOLEAN, Type
@@ -145,9 +145,10 @@ class _Compiler:
     def run(self) -> Compilation:
         if self.data:
             validator = jsonschema.Draft202012Validator(policy_schema())
-            self.diags.extend(schema_diagnostics(validator, self.data, self.smap, self.main_file))
+            errors = list(validator.iter_errors(self.data))
+            self.diags.extend(diagnostics_of(errors, self.smap, self.main_file))
             # Later checks skip what the schema already refused, instead of guarding every shape again.
-            self.bad_paths = {tuple(e.absolute_path) for e in validator.iter_errors(self.data)}
+            self.bad_paths = {tuple(e.absolute_path) for e in errors}
         tz = self.tz = self._timezone()
         facts = self.facts = self._facts()
         findings = self.findings = self._findings()
@@ -452,11 +453,19 @@ class _Compiler:
             return None
 
     def probe(
-        self, pid: str, text: str, path: tuple[object, ...], ref: str, typed: ir.Node | None = None
+        self,
+        pid: str,
+        text: str,
+        path: tuple[object, ...],
+        ref: str,
+        typed: ir.Node | None = None,
+        compiled: Compiled | None = None,
     ) -> str | None:
         """A condition a calculator needs, compiled as a probe rule so both engines evaluate it
-        (`typed`: the condition already checked against this scope, e.g. a table row's)."""
-        typed = typed if typed is not None and typed.type == BOOLEAN else self._typed(path, text, boolean=True)
+        (`typed`, `compiled`: the condition already checked against this scope and compiled, e.g. a
+        table row's)."""
+        if typed is None or typed.type != BOOLEAN:
+            typed, compiled = self._typed(path, text, boolean=True), None
         if typed is None:
             return None
         self.probes.append(
@@ -467,7 +476,7 @@ class _Compiler:
                 priority=0,
                 when_text=text,
                 when=typed,
-                test=compile_expr(typed),
+                test=compiled or compile_expr(typed),
                 sets=(),
                 actions=(),
                 forms=(),
