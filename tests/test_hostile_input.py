@@ -73,6 +73,8 @@ CASE_FILES = [
     ("5000-digit-json", "case.json", '{"facts": {"defect_quantity": ' + "9" * 5000 + "}}", "number-too-long"),
     ("5000-digit-yaml", "case.yaml", "facts:\n  defect_quantity: " + "9" * 5000 + "\n", "number-too-long"),
     ("lone-surrogate", "case.json", '{"case_id": "\\ud800", "facts": {}}', "json-syntax"),
+    ("huge-exponent-json", "case.json", '{"facts": {"loss_amount": 1e99999999}}', "number-too-long"),
+    ("huge-exponent-yaml", "case.yaml", "facts:\n  loss_amount: 1e99999999\n", "number-too-long"),
     ("over-1-mib", "case.json", json.dumps({"facts": {f"k{i}": i for i in range(120_000)}}), "case-too-large"),
     ("too-many-values", "case.json", json.dumps({"facts": {f"k{i}": i for i in range(30_000)}}), "case-too-large"),
 ]
@@ -107,6 +109,7 @@ def test_the_alias_bomb_stays_small_in_a_child_process(tmp_path):
         pytest.param("n: 010\n", True, "yaml-number", None, id="octal-looking"),
         pytest.param("n: 0o10\n", True, None, {"n": 8}, id="yaml-1.2-octal"),
         pytest.param("n: 1e3\n", True, None, {"n": 1000}, id="yaml-1.2-exponent"),
+        pytest.param("n: 1e99999999\n", True, "number-too-long", None, id="huge-exponent"),
         pytest.param("n: yes\n", True, None, {"n": "yes"}, id="yes-is-text"),
         pytest.param("n: !!str 010\n", True, None, {"n": "010"}, id="explicit-str"),
         pytest.param("a: &x {k: 1}\nb: *x\n", True, None, {"a": {"k": 1}, "b": {"k": 1}}, id="alias-in-a-pack"),
