@@ -141,6 +141,7 @@ def _tables(c: _Compiler) -> dict[str, Table]:
                 typed=row.node,
                 sets=tuple(sets),
                 row=(table.id, row.index) if targets else None,
+                compiled=row.predicate,
             )
         out[table.id] = table
         c.table_index[table.id] = i

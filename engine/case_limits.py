@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from . import limits
 from .errors import Diagnostic
 from .source import SourceMap
 
-_BIG = 10**limits.NUMBER_DIGITS.value
+_DIGITS = limits.NUMBER_DIGITS.value
+_BIG = 10**_DIGITS
 
 
 def case_shape_problem(data: Any, smap: SourceMap, filename: str) -> Diagnostic | None:
@@ -34,6 +36,11 @@ def case_shape_problem(data: Any, smap: SourceMap, filename: str) -> Diagnostic 
             stack.extend((item, path + (i,)) for i, item in enumerate(value))
         elif isinstance(value, int) and not isinstance(value, bool) and not -_BIG < value < _BIG:
             message = f"a number of more than {limits.NUMBER_DIGITS.value} digits"
+            return _at(smap, path, filename, limits.NUMBER_DIGITS.code, message)
+        elif (
+            isinstance(value, Decimal) and value.is_finite() and not value.is_zero() and abs(value.adjusted()) > _DIGITS
+        ):
+            message = f"a number beyond 10^{limits.NUMBER_DIGITS.value} or below 10^-{limits.NUMBER_DIGITS.value}"
             return _at(smap, path, filename, limits.NUMBER_DIGITS.code, message)
         elif isinstance(value, str) and not value.isascii() and _has_surrogate(value):
             return _at(smap, path, filename, "case-invalid", "the text holds a lone surrogate (\\ud800-\\udfff)")

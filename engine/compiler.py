@@ -30,7 +30,7 @@ from .inherit_lint import lint_extended_enums
 from .loader import RawPack, load_pack
 from .penalty_section import compile_penalties
 from .policy import Action, CompiledRule, FindingSpec, Policy
-from .schema_check import schema_diagnostics
+from .schema_check import diagnostics_of
 from .sla import compile_sla
 from .source import SourceMap
 from .types import BOOLEAN, DURATION, Type
@@ -193,9 +193,10 @@ class _Compiler:
             )
         if self.data:
             validator = jsonschema.Draft202012Validator(policy_schema())
-            self.diags.extend(schema_diagnostics(validator, self.data, self.smap, self.main_file))
+            errors = list(validator.iter_errors(self.data))
+            self.diags.extend(diagnostics_of(errors, self.smap, self.main_file))
             # Later checks skip what the schema already refused, instead of guarding every shape again.
-            self.bad_paths = {tuple(e.absolute_path) for e in validator.iter_errors(self.data)}
+            self.bad_paths = {tuple(e.absolute_path) for e in errors}
         tz = self.tz = self._timezone()
         facts = self.facts = self._facts()
         findings = self.findings = self._findings()
@@ -633,14 +634,16 @@ class _Compiler:
         path: tuple[object, ...],
         ref: str,
         typed: ir.Node | None = None,
+        compiled: Compiled | None = None,
         *,
         sets: tuple[tuple[str, Any], ...] = (),
         row: tuple[str, int] | None = None,
     ) -> str | None:
-        """A condition a calculator needs, compiled as a probe rule so both engines evaluate it (`typed`: the
-        condition already checked against this scope, e.g. a table row's); a table row that fills findings
-        carries them in `sets` (the hit policy chooses among the rows)."""
-        typed = typed if typed is not None and typed.type == BOOLEAN else self._typed(path, text, boolean=True)
+        """A condition a calculator needs, compiled as a probe rule so both engines evaluate it (`typed`,
+        `compiled`: the condition already checked against this scope and compiled, e.g. a table row's); a
+        table row that fills findings carries them in `sets` (the hit policy chooses among the rows)."""
+        if typed is None or typed.type != BOOLEAN:
+            typed, compiled = self._typed(path, text, boolean=True), None
         if typed is None:
             return None
         reads = {p.names[1] for p in ir.paths(typed) if p.names[0] == "findings"}.union(
@@ -654,7 +657,7 @@ class _Compiler:
                 priority=0,
                 when_text=text,
                 when=typed,
-                test=compile_expr(typed),
+                test=compiled or compile_expr(typed),
                 sets=sets,
                 actions=(),
                 forms=(),

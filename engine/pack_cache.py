@@ -15,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -63,11 +64,23 @@ def key(*parts: object) -> str:
     from . import __version__
 
     digest = hashlib.sha256()
-    for part in (__version__, FORMAT, sys.version_info[:2], *parts):
+    for part in (__version__, FORMAT, sys.version_info[:2], _code_stamp(), *parts):
         data = part if isinstance(part, bytes) else repr(part).encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)
     return digest.hexdigest()
+
+
+@cache
+def _code_stamp() -> str:
+    """The engine's own files (name, size, mtime): an edited install or checkout never reads entries
+    that older code wrote under the same version number."""
+    root = Path(__file__).resolve().parent
+    stamp = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")) + sorted(root.rglob("*.json")):
+        info = path.stat()
+        stamp.update(f"{path.relative_to(root)}:{info.st_size}:{info.st_mtime_ns};".encode())
+    return stamp.hexdigest()
 
 
 def cached(kind: str, entry_key: str, compute: Callable[[], T]) -> T:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import jsonschema
@@ -71,8 +72,15 @@ def schema_diagnostics(
     validator: jsonschema.protocols.Validator, data: Any, smap: SourceMap, filename: str, code: str = "schema"
 ) -> list[Diagnostic]:
     """Every schema violation in `data`, located through `smap`."""
+    return diagnostics_of(validator.iter_errors(data), smap, filename, code)
+
+
+def diagnostics_of(
+    errors: Iterable[jsonschema.ValidationError], smap: SourceMap, filename: str, code: str = "schema"
+) -> list[Diagnostic]:
+    """Located diagnostics for schema errors already found (validating a large pack twice is slow)."""
     out: list[Diagnostic] = []
-    for error in validator.iter_errors(data):
+    for error in errors:
         out.extend(_diagnostics(error, smap, filename, code))
     return out
 

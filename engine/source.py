@@ -258,7 +258,10 @@ class _Builder:
                 # Decimal from the source text: no float ever touches an amount.
                 text = node.value.replace("_", "")
                 try:
-                    return Decimal(text)  # NaN and infinities stay Decimal: the case check refuses them by name
+                    value = Decimal(text)  # NaN and infinities stay Decimal: the case check refuses them by name
+                    if value.is_finite() and not _reasonable(value):
+                        raise self._stop(node, path, limits.NUMBER_DIGITS.code, _FAR)
+                    return value
                 except InvalidOperation:
                     return float(self._scalar.construct_yaml_float(node))
             if tag == _INT:
@@ -319,7 +322,8 @@ def _compose_fast(text: str) -> yaml.Node | None:
                 tag = event.tag
                 if tag is None or tag == "!":
                     tag = parser.resolve(yaml.ScalarNode, event.value, event.implicit)
-                node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+                # libyaml marks a plain scalar '' where PyYAML says None: keep PyYAML's word.
+                node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style or None)
             elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
                 kind = yaml.SequenceNode if isinstance(event, yaml.SequenceStartEvent) else yaml.MappingNode
                 tag = event.tag
@@ -409,7 +413,18 @@ def _int(text: str) -> int:
 def _decimal(text: str) -> Decimal:
     if sum(c.isdigit() for c in text) > limits.NUMBER_DIGITS.value:
         raise InputLimitError(limits.NUMBER_DIGITS.code, f"a number of more than {limits.NUMBER_DIGITS.value} digits")
-    return Decimal(text)
+    value = Decimal(text)
+    if not _reasonable(value):
+        raise InputLimitError(limits.NUMBER_DIGITS.code, _FAR)
+    return value
+
+
+_FAR = f"a number beyond 10^{limits.NUMBER_DIGITS.value} or below 10^-{limits.NUMBER_DIGITS.value} (such as 1e999999)"
+
+
+def _reasonable(value: Decimal) -> bool:
+    """Whether a finite decimal's exponent stays where arithmetic on it cannot overflow (1e99999999 does)."""
+    return value.is_zero() or -limits.NUMBER_DIGITS.value <= value.adjusted() <= limits.NUMBER_DIGITS.value
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")

@@ -31,7 +31,9 @@ def _guard() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
 
 
-def zhidu(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def zhidu(
+    *args: str, stdin: bytes | None = None, cwd: Path | None = None, timeout: float = SECONDS
+) -> subprocess.CompletedProcess[str]:
     """The installed CLI in a child process under a memory limit and a timeout."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
@@ -39,7 +41,7 @@ def zhidu(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> su
         input=stdin.decode("utf-8", "surrogateescape") if stdin is not None else None,
         capture_output=True,
         text=True,
-        timeout=SECONDS,
+        timeout=timeout,
         preexec_fn=_guard,
         env=env,
         cwd=cwd,
@@ -71,6 +73,8 @@ CASE_FILES = [
     ("5000-digit-json", "case.json", '{"facts": {"defect_quantity": ' + "9" * 5000 + "}}", "number-too-long"),
     ("5000-digit-yaml", "case.yaml", "facts:\n  defect_quantity: " + "9" * 5000 + "\n", "number-too-long"),
     ("lone-surrogate", "case.json", '{"case_id": "\\ud800", "facts": {}}', "json-syntax"),
+    ("huge-exponent-json", "case.json", '{"facts": {"loss_amount": 1e99999999}}', "number-too-long"),
+    ("huge-exponent-yaml", "case.yaml", "facts:\n  loss_amount: 1e99999999\n", "number-too-long"),
     ("over-1-mib", "case.json", json.dumps({"facts": {f"k{i}": i for i in range(120_000)}}), "case-too-large"),
     ("too-many-values", "case.json", json.dumps({"facts": {f"k{i}": i for i in range(30_000)}}), "case-too-large"),
 ]
@@ -105,6 +109,7 @@ def test_the_alias_bomb_stays_small_in_a_child_process(tmp_path):
         pytest.param("n: 010\n", True, "yaml-number", None, id="octal-looking"),
         pytest.param("n: 0o10\n", True, None, {"n": 8}, id="yaml-1.2-octal"),
         pytest.param("n: 1e3\n", True, None, {"n": 1000}, id="yaml-1.2-exponent"),
+        pytest.param("n: 1e99999999\n", True, "number-too-long", None, id="huge-exponent"),
         pytest.param("n: yes\n", True, None, {"n": "yes"}, id="yes-is-text"),
         pytest.param("n: !!str 010\n", True, None, {"n": "010"}, id="explicit-str"),
         pytest.param("a: &x {k: 1}\nb: *x\n", True, None, {"a": {"k": 1}, "b": {"k": 1}}, id="alias-in-a-pack"),
@@ -361,7 +366,7 @@ def test_a_5000_row_unique_table_validates_in_a_child_process(tmp_path):
         "tables": [spec],
     }
     (pack / "policy.yaml").write_text(yaml.safe_dump(policy), encoding="utf-8")
-    result = zhidu("validate", str(pack), "--no-cache")
+    result = zhidu("validate", str(pack), "--no-cache", timeout=180)  # about 5 CPU s; the machine is shared
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr
 
 
@@ -380,7 +385,11 @@ def test_lint_of_a_2000_row_table_still_finds_what_is_wrong(hit):
         assert lints == {("unreachable", 2000), ("unreachable", 2001)}
 
 
-def test_a_table_over_the_row_limit_is_refused(tmp_path):
+def test_a_table_over_the_row_limit_is_refused(tmp_path, monkeypatch):
+    import dataclasses
+
+    # The limit itself is 20,000 rows; the check is the same at 10 (and far quicker to feed).
+    monkeypatch.setattr(limits, "TABLE_ROWS", dataclasses.replace(limits.TABLE_ROWS, value=10))
     rows = [{"when": [f"{i}"], "then": {"n": i}} for i in range(limits.TABLE_ROWS.value + 1)]
     pack = tmp_path / "pack"
     pack.mkdir()
@@ -395,3 +404,22 @@ def test_a_table_over_the_row_limit_is_refused(tmp_path):
 def test_docs_security_carries_the_limits_table():
     text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
     assert limits.markdown_table() in text
+
+
+BUNDLED_YAML = sorted([*(ROOT / "policies").rglob("*.yaml"), *(ROOT / "forms").rglob("*.yaml")])
+
+
+@pytest.mark.parametrize("path", BUNDLED_YAML, ids=[str(p.relative_to(ROOT)) for p in BUNDLED_YAML])
+def test_libyaml_and_pyyaml_compose_alike(path, monkeypatch):
+    """The fast composer (libyaml events) gives the same data, positions and styles as PyYAML's own."""
+    import engine.source as source
+
+    text = path.read_text(encoding="utf-8")
+    fast = source.parse_yaml(text, "f.yaml")
+
+    def unavailable(_text):
+        raise ImportError("libyaml switched off for this test")
+
+    monkeypatch.setattr(source, "_compose_fast", unavailable)
+    slow = source.parse_yaml(text, "f.yaml")
+    assert fast[0] == slow[0] and fast[1] == slow[1] and fast[2] == slow[2]
