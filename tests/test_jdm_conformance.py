@@ -23,7 +23,7 @@ DOC = ROOT / "docs" / "importing.md"
 CASES = 120
 DURABLE_CASES = 8
 # At least this many of the 43 graphs must import and agree on every input (the goal is 40).
-FLOOR = 32
+FLOOR = 33
 
 if not GRAPHS.is_dir():
     pytest.skip(f"the conformance graphs are not at {GRAPHS}", allow_module_level=True)
@@ -39,9 +39,9 @@ DOCUMENTED = _documented()
 NAMES = sorted(p.stem for p in GRAPHS.glob("*.json"))
 RESULTS: dict[str, bool] = {}
 ROWS: dict[str, tuple[int, int]] = {}  # graph → (table rows the inputs chose, table rows)
-# Of the 423 table rows of the agreeing graphs the inputs choose at least this many (the others read
+# Of the 435 table rows of the agreeing graphs the inputs choose at least this many (the others read
 # results of earlier nodes that the inputs do not produce, or an earlier row shadows them).
-ROWS_FLOOR = 405
+ROWS_FLOOR = 414
 
 
 def _convert(name: str):

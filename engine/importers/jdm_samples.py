@@ -20,6 +20,9 @@ def sample_cases(imported: Imported, count: int = 200, seed: int = 16, policy: A
     choices: dict[str, list[Any]] = {}
     for path, t in imported.fact_types.items():
         lits = imported.literals.get(path, [])
+        if t.kind == "list" and t.item is not None and t.item.kind == "object":
+            choices[path] = _object_lists(imported, path, t.item)
+            continue
         values = _values_for(t, lits, imported.literals.get(path + "[]", []))
         low = imported.minimums.get(path)
         choices[path] = [v for v in values if low is None or v >= low] or values
@@ -65,6 +68,14 @@ def _aimed(policy: Any, base: dict[str, Any], choices: dict[str, list[Any]]) -> 
                         break
             out.append(case)
     return out
+
+
+def _object_lists(imported: Imported, path: str, item: Type) -> list[Any]:
+    """Lists of objects: empty, one base item, one item per field value, and all of those together."""
+    fields = {name: _values_for(t, imported.literals.get(f"{path}[].{name}", []), []) for name, t in item.fields}
+    base = {name: values[0] for name, values in fields.items()}
+    variants = [{**base, name: v} for name, values in fields.items() for v in values[1:]]
+    return [[], [base], *([v] for v in variants), [base, *variants]]
 
 
 def _values_for(t: Type, lits: list[Any], item_lits: list[Any]) -> list[Any]:
