@@ -77,7 +77,7 @@ def main() -> None:
             policy = load_policy(tmp)
         decision = engine_zen.create_decision(json.dumps(graph))
         pairs = []
-        for case in sample_cases(imported, args.count):
+        for case in sample_cases(imported, args.count, policy=policy):
             as_json = json.loads(json.dumps(case, default=float))
             try:
                 decision.evaluate(as_json)

@@ -96,6 +96,16 @@ def unify(a: Type, b: Type) -> Type | None:
     if a.kind == b.kind == "list" and a.item is not None and b.item is not None:
         item = unify(a.item, b.item)
         return list_of(item) if item is not None else None
+    if a.kind == b.kind == "object":
+        # objects with different fields: every field of either (absent where a branch lacks it)
+        fa, fb = dict(a.fields), dict(b.fields)
+        fields = []
+        for name in dict.fromkeys([*fa, *fb]):
+            t = unify(fa[name], fb[name]) if name in fa and name in fb else fa.get(name) or fb[name]
+            if t is None:
+                return None
+            fields.append((name, t))
+        return Type("object", fields=tuple(fields))
     return None
 
 

@@ -391,14 +391,17 @@ class _Converter:
             return ctx
         self.prefix = str(content.get("inputField") or "")  # names are read inside this sub-object
         self.out_prefix = str(content.get("outputPath") or "")  # outputs are written inside this one
-        if content.get("executionMode", "single") != "single":
-            raise ZenError("executionMode loop is not supported")
+        mode = content.get("executionMode", "single")
+        if mode not in ("single", "loop") or (mode == "loop" and kind != "decisionTableNode"):
+            raise ZenError(f"executionMode {mode} is not supported here")
         if kind == "switchNode":
             return self._switch(node, content, ctx, act, branch)
         passes = content.get("passThrough") is True  # zen: absent means false
         produced: dict[str, str] = {}
         if kind == "expressionNode":
             self._expressions(node, content, ctx, act, produced)
+        elif mode == "loop":
+            self._loop(node, content, ctx, act, produced)
         else:
             self._table(node, content, ctx, act, produced)
         base = ctx if passes else _Context(False)
@@ -637,6 +640,74 @@ class _Converter:
         if errors:
             raise ZenError(str(errors[0]))
         self.tables.append(spec)
+
+    def _loop(self, node, content, ctx: _Context, act: str, produced: dict[str, str]) -> None:
+        """executionMode loop: the table decides each item of the list `inputField`; the result is the list
+        of the items with their outputs (passThrough) at `outputPath`, a rule computing it with map()."""
+        if content.get("hitPolicy", "first") != "first" or not self.prefix or not self.out_prefix:
+            raise ZenError("a loop table needs hitPolicy first, an inputField and an outputPath")
+        prefix, self.prefix = self.prefix, ""
+        resolve, fact_of = self.resolver(ctx)
+        items_path = fact_of(prefix)
+        if items_path is None:
+            raise ZenError(f"the loop reads '{prefix}', which is not a field of the input")
+        self.note(items_path, "list")
+        item = items_path + "[]"
+
+        def in_item(path: str) -> str:
+            return "#." + path
+
+        def item_fact(path: str) -> str:
+            return f"{item}.{path}"
+
+        rows: list[tuple[str, dict[str, Any]]] = []
+        for r in content.get("rules") or []:
+            conds, fields = [], {}
+            for inp in content.get("inputs") or []:
+                field_text = (inp.get("field") or "").strip()
+                raw = r.get(inp["id"], "")
+                subject_tree = parse_expression(field_text) if field_text else None
+                tree = (
+                    parse_unary(raw) if subject_tree is not None else (parse_expression(raw) if raw.strip() else None)
+                )
+                if tree is None:
+                    continue
+                subject_path = dotted(subject_tree) if subject_tree is not None else None
+                self.gather(tree, item_fact, subject=item_fact(subject_path) if subject_path else None, condition=True)
+                if self.writing:
+                    subject = write(subject_tree, in_item) if subject_tree is not None else None
+                    conds.append(write(tree, in_item, subject=subject))
+            for o in content.get("outputs") or []:
+                raw = (r.get(o["id"]) or "").strip()
+                if raw:
+                    tree = parse_expression(raw)
+                    self.gather(tree, item_fact)
+                    if self.writing and not (tree.kind == "lit" and tree.value is None):
+                        fields[str(o["field"])] = write(tree, in_item)
+            rows.append((_and(*conds), nest_paths(fields)))
+        fid = self.finding_id(self.out_prefix)
+        produced[self.out_prefix] = fid
+        if not self.writing:
+            return
+        item_type = self.fact_types.get(items_path)
+        kept: dict[str, Any] = {}
+        if content.get("passThrough") is True and item_type is not None and item_type.item is not None:
+            kept = {name: "#." + name for name, _ in item_type.item.fields}  # the item passes through
+        value = _object_text(kept)
+        for cond, fields in reversed(rows):
+            value = f"({cond} ? {_object_text({**kept, **fields})} : {value})"
+        text = f"map({resolve(prefix)}, {value})"
+        t = self.typed(text)
+        self.finding_types[fid] = t
+        self.findings[fid] = _finding_spec(fid, t)
+        self.rules.append(
+            {
+                "id": _rule_id(node, 0),
+                "ref": f"JDM {node.get('name') or node['id']}",
+                "when": act,
+                "then": {"set": {fid: "= " + text}},
+            }
+        )
 
     def _collect(self, node, rules, outputs, columns, cells, resolve, produced: dict[str, str]) -> None:
         """hit: collect gives the list of the matching rows' outputs, each row one object."""

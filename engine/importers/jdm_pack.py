@@ -73,7 +73,7 @@ def _suite(imported: Imported, policy: Any, count: int) -> tuple[list[dict[str, 
     chosen: set[str] = set()
     suite = []
     total = sum(imported.tables.values())
-    for case in sample_cases(imported, count):
+    for case in sample_cases(imported, count, policy=policy):
         decision = evaluate_case(policy, {"case_id": "c", "facts": case}, NOW, engine="python").to_dict()
         new = row_ids(decision) - chosen
         if not new:

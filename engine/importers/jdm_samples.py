@@ -12,12 +12,17 @@ from ..types import Type
 from .jdm import Imported, nest_paths
 
 
-def sample_cases(imported: Imported, count: int = 200, seed: int = 16) -> list[dict[str, Any]]:
+def sample_cases(imported: Imported, count: int = 200, seed: int = 16, policy: Any = None) -> list[dict[str, Any]]:
     """Inputs for the graph: each fact at every literal it is compared with and one step either side of
-    numbers (range boundaries), one fact varied at a time around a base case, then seeded random mixes."""
+    numbers (range boundaries), one fact varied at a time around a base case; with the compiled `policy`,
+    then one case aimed at each table row (each fact the row tests set to a value its cell accepts);
+    then seeded random mixes, up to `count`."""
     choices: dict[str, list[Any]] = {}
     for path, t in imported.fact_types.items():
         lits = imported.literals.get(path, [])
+        if t.kind == "list" and t.item is not None and t.item.kind == "object":
+            choices[path] = _object_lists(imported, path, t.item)
+            continue
         values = _values_for(t, lits, imported.literals.get(path + "[]", []))
         low = imported.minimums.get(path)
         choices[path] = [v for v in values if low is None or v >= low] or values
@@ -26,11 +31,51 @@ def sample_cases(imported: Imported, count: int = 200, seed: int = 16) -> list[d
     for p, values in choices.items():
         for v in values[1:]:
             cases.append({**base, p: v})
+    if policy is not None:
+        cases.extend(_aimed(policy, base, choices))
     rng = random.Random(seed)
     paths = list(choices)
     while len(cases) < count and paths:
         cases.append({p: rng.choice(choices[p]) for p in paths})
     return [nest_paths(c) for c in cases]
+
+
+def _aimed(policy: Any, base: dict[str, Any], choices: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """One case per table row: every fact the row's cells test directly gets a value the cell accepts."""
+    from datetime import UTC, datetime
+
+    from ..expr import check, ir, parse
+    from ..expr.pyeval import Env, compile_expr
+
+    scope_facts = {f.name: f.type for f in policy.facts}
+    from ..expr import Scope
+
+    scope = Scope(scope_facts, {f.id: f.value_type for f in policy.findings}, policy.timezone)
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    out = []
+    tables = policy.authority.tables.values() if policy.authority else []
+    for table in tables:
+        for row in table.rows:
+            case = dict(base)
+            for inp, cell in zip(table.inputs, row.cells, strict=True):
+                if cell is None or not isinstance(inp.node, ir.Path) or inp.node.names[0] == "findings":
+                    continue
+                path = ".".join(inp.node.names)
+                test = compile_expr(check(parse(cell), scope))
+                for value in choices.get(path, []):
+                    if test(Env(nest_paths({**case, path: value}), {}, now, policy.timezone)) is True:
+                        case[path] = value
+                        break
+            out.append(case)
+    return out
+
+
+def _object_lists(imported: Imported, path: str, item: Type) -> list[Any]:
+    """Lists of objects: empty, one base item, one item per field value, and all of those together."""
+    fields = {name: _values_for(t, imported.literals.get(f"{path}[].{name}", []), []) for name, t in item.fields}
+    base = {name: values[0] for name, values in fields.items()}
+    variants = [{**base, name: v} for name, values in fields.items() for v in values[1:]]
+    return [[], [base], *([v] for v in variants), [base, *variants]]
 
 
 def _values_for(t: Type, lits: list[Any], item_lits: list[Any]) -> list[Any]:
@@ -53,7 +98,7 @@ def _values_for(t: Type, lits: list[Any], item_lits: list[Any]) -> list[Any]:
                     x = int(x) if t.kind == "integer" else x
                     if x not in out:
                         out.append(x)
-        return out or [0, 1, 10, 100, 1000]
+        return out or [1, 10, 100, 1000, 0]  # 0 last: not the base value (zen refuses a division by 0)
     if t.kind == "date":
         return ["2022-06-15", "2023-01-01", "2023-01-15", "2019-12-31", "2024-03-01"]
     if t.kind == "list":
