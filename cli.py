@@ -704,9 +704,21 @@ def schema(what: str | None, pack: str | None, write: bool) -> None:
 @click.option("--coverage", is_flag=True, help="list rules no test case fired")
 @click.option("-v", "--verbose", is_flag=True, help="print every case, not only failures")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False), help="also write a JUnit XML report to this file")
+@click.option(
+    "--update",
+    is_flag=True,
+    help="re-record the want: blocks of failing cases from the decisions, print the diff, then run the tests; "
+    "review the diff before you commit it",
+)
 @cache_option
 def test(
-    packs: tuple[str, ...], engines: tuple[str, ...], coverage: bool, verbose: bool, junit: str | None, no_cache: bool
+    packs: tuple[str, ...],
+    engines: tuple[str, ...],
+    coverage: bool,
+    verbose: bool,
+    junit: str | None,
+    update: bool,
+    no_cache: bool,
 ) -> None:
     """Run the policy test suites in each PACK's tests/ folder."""
     testing = _engine("testing")
@@ -716,6 +728,8 @@ def test(
     reports = []
     for ref in packs:
         policy = load_policy_cached(ref, no_cache)
+        if update:
+            _rerecord(policy)
         report = run_pack_tests(policy, engines or engine.ENGINES)
         reports.append((policy.id, report))
         for d in report.diagnostics:
@@ -741,6 +755,22 @@ def test(
         except OSError as exc:
             raise OutputProblem(f"{junit}: cannot write the report: {exc.strerror or exc}") from None
     sys.exit(6 if failed else 0)
+
+
+def _rerecord(policy: Any) -> None:
+    """Rewrite failing expectations, never silently: the unified diff of every file goes to stdout."""
+    import difflib
+
+    changes = _engine("rerecord").rerecord(policy)
+    for path, old, new, _ in changes:
+        diff = difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}")
+        click.echo("".join(diff), nl=False)
+        write_atomically(path, new)
+    cases = sum(count for *_, count in changes)
+    click.echo(
+        f"{policy.id}: re-recorded {cases} case{'s' if cases != 1 else ''} in {len(changes)} file"
+        f"{'s' if len(changes) != 1 else ''}" + (": review the diff above before you commit it" if changes else "")
+    )
 
 
 def _mode_for(path: Path) -> int:

@@ -82,8 +82,10 @@ class Decision:
     full_clauses: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
 
     def with_full_trace(self) -> Decision:
-        """This decision with overridden rules kept in the trace."""
-        return dataclasses.replace(self, trace=self.full_trace, clauses=self.full_clauses)
+        """This decision with overridden rules kept in the trace (a Decision built without them keeps its own)."""
+        if not self.full_trace:
+            return self
+        return dataclasses.replace(self, trace=self.full_trace, clauses=self.full_clauses or self.clauses)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"policy": dict(self.policy), "case_id": self.case_id, "evaluated_at": self.evaluated_at}

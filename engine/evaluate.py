@@ -413,9 +413,10 @@ def _build(
         actions=list(actions.values()),
         trace=brief,
         warnings=warnings,
-        clauses=words(policy.clauses, cited + [t["ref"] for t in brief]),
+        clauses=(shown := words(policy.clauses, cited + [t["ref"] for t in brief])),
         full_trace=trace,
-        full_clauses=words(policy.clauses, cited + [t["ref"] for t in trace]),
+        # Most decisions override nothing: then the full view cites the same clauses.
+        full_clauses=shown if len(brief) == len(trace) else words(policy.clauses, cited + [t["ref"] for t in trace]),
     )
 
 
