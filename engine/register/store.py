@@ -857,6 +857,23 @@ class Register:
                 )
             return out
 
+    def render_form(self, number: str, form_id: str, fmt: str, now: datetime, *, pack_id: str | None = None) -> str:
+        """A form of a registered case, filled from its facts as of `now`; it carries the case's number, and a
+        form a breach issued carries the number the breach gave it (the latest such)."""
+        from ..evaluate import decide_with_findings
+        from ..forms import render
+
+        with self.reader.connect() as conn:
+            row = self._require(conn, number, pack_id)
+            policy, _, _ = self._policy(conn, row.pack_version_id)
+            evs = self._events(conn, row.id)
+        normal, _ = policy.normaliser.case({"facts": load_json(row.facts)})
+        result, findings = decide_with_findings(policy, normal, number, now, engine=self.engine_name)
+        issued = [
+            f["number"] for e in evs if e.kind == "breach" for f in e.payload.get("forms", ()) if f["id"] == form_id
+        ]
+        return render(policy, result.to_dict(), normal, form_id, fmt, issued[-1] if issued else None, findings)
+
     # ------------------------------------------------------------------------------------ due and tick
     def due(
         self, at: datetime, *, within: Callable[[str, datetime], datetime] | None = None, pack_id: str | None = None
