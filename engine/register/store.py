@@ -351,8 +351,8 @@ class Register:
             layout = layout_of(policy)
             normal, _ = policy.normaliser.case({"facts": facts}, smap, filename)
             number, serial = self._allocate_case_number(conn, policy, layout, normal, received)
-            if layout.serial_fact and layout.serial_fact not in facts:
-                facts[layout.serial_fact] = serial
+            if layout.serial_fact:
+                facts[layout.serial_fact] = serial  # the register numbers cases: a serial sent in is replaced
             res = conn.execute(
                 cases.insert().values(
                     pack_id=pack_id,
