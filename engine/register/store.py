@@ -880,46 +880,44 @@ class Register:
     ) -> list[dict[str, Any]]:
         """Warning and breached items of open cases from the index (no evaluation). `within(pack, at)`
         gives the horizon for items coming due soon (e.g. two working days on the pack's calendar)."""
+        at_utc = utc(at)
+        state = sa.case(
+            (deadlines.c.due_at <= at_utc, "breached"), (deadlines.c.warn_at <= at_utc, "warning"), else_="due-soon"
+        )
+        columns = (cases.c.number, deadlines.c.pack_id, deadlines.c.item, deadlines.c.label, deadlines.c.role)
+        base = sa.select(*columns, deadlines.c.due_at, state).select_from(
+            deadlines.join(cases, cases.c.id == deadlines.c.case_id)
+        )
         with self.reader.connect() as conn:
-            packs = [pack_id] if pack_id else [r[0] for r in conn.execute(sa.select(deadlines.c.pack_id).distinct())]
-            out = []
             zones = dict(conn.execute(sa.select(pack_versions.c.pack_id, pack_versions.c.timezone)).all())
-            for pack in sorted(packs):
-                tz = ZoneInfo(zones[pack]) if pack in zones else UTC
-                horizon = within(pack, at) if within else at
-                query = (
-                    sa.select(
-                        cases.c.number,
-                        deadlines.c.pack_id,
-                        deadlines.c.item,
-                        deadlines.c.label,
-                        deadlines.c.role,
-                        deadlines.c.warn_at,
-                        deadlines.c.due_at,
-                    )
-                    .select_from(deadlines.join(cases, cases.c.id == deadlines.c.case_id))
-                    .where(
+            if within is None:
+                # One indexed query for every pack: due by now, or past a warning threshold.
+                queries = [base.where(sa.or_(deadlines.c.due_at <= at_utc, deadlines.c.warn_at <= at_utc))]
+            else:
+                packs = [pack_id] if pack_id else sorted(zones)
+                queries = [
+                    base.where(
                         deadlines.c.pack_id == pack,
-                        sa.or_(deadlines.c.due_at <= utc(horizon), deadlines.c.warn_at <= utc(at)),
+                        sa.or_(deadlines.c.due_at <= utc(within(pack, at)), deadlines.c.warn_at <= at_utc),
                     )
-                    .order_by(deadlines.c.due_at, cases.c.number)
-                )
-                for r in conn.execute(query):
-                    due_at = aware(r.due_at)
-                    state = (
-                        "breached"
-                        if due_at <= at
-                        else ("warning" if r.warn_at and aware(r.warn_at) <= at else "due-soon")
-                    )
+                    for pack in packs
+                ]
+            if pack_id:
+                queries = [q.where(deadlines.c.pack_id == pack_id) for q in queries]
+            out = []
+            tzs = {pack: ZoneInfo(name) for pack, name in zones.items()}
+            for query in queries:
+                for number, pack, item, label, role, due_at, st in conn.execute(query.order_by(deadlines.c.due_at)):
+                    when = due_at if due_at.tzinfo else due_at.replace(tzinfo=UTC)
                     out.append(
                         {
-                            "number": r.number,
-                            "pack": r.pack_id,
-                            "item": r.item,
-                            "label": r.label,
-                            "role": r.role,
-                            "due_at": due_at.astimezone(tz).isoformat(),
-                            "state": state,
+                            "number": number,
+                            "pack": pack,
+                            "item": item,
+                            "label": label,
+                            "role": role,
+                            "due_at": when.astimezone(tzs.get(pack, UTC)).isoformat(),
+                            "state": st,
                         }
                     )
             return out
