@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import re
-import zlib
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +16,7 @@ from ..money import format_money
 from ..source import load_json
 from .db import RegisterError, aware
 from .schema import blobs, cases, decisions
+from .store import unpack_decision
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 COLUMNS = [
@@ -62,7 +62,7 @@ def monthly(register: Any, month: str, pack_id: str | None = None) -> dict[str, 
             closed = aware(r.closed_at).astimezone(policy.timezone)
             if closed.strftime("%Y-%m") != month:
                 continue
-            rows.append(_row(r, json.loads(zlib.decompress(r.data)), policy, closed))
+            rows.append(_row(r, unpack_decision(r.data), policy, closed))
     return {"month": month, "pack": pack_id, "cases": rows, "summary": _summary(rows)}
 
 
