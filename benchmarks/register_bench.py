@@ -120,12 +120,13 @@ def bench_due(reg: Register, url: str, total: int) -> dict[str, float]:
         indexed = conn.execute(sa.select(sa.func.count()).select_from(deadlines)).scalar_one()
     at = datetime(2024, 12, 16, 10, tzinfo=TZ)
     reg.due(at)  # warm: the pack version is compiled once per process
-    best = float("inf")
+    best = cpu_best = float("inf")
     listed = 0
     for _ in range(3):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         listed = len(reg.due(at))
         best = min(best, time.perf_counter() - start)
+        cpu_best = min(cpu_best, time.process_time() - cpu)
     cli_best = float("inf")
     for _ in range(2):
         start = time.perf_counter()
@@ -153,6 +154,7 @@ def bench_due(reg: Register, url: str, total: int) -> dict[str, float]:
         "index_rows": indexed,
         "listed": listed,
         "due_seconds": round(best, 3),
+        "due_cpu_seconds": round(cpu_best, 3),
         "cli_seconds": round(cli_best, 3),
     }
 

@@ -234,6 +234,7 @@ def test_decisions_are_compressed(reg):
     # A decision is 10-25 kB of JSON (the regulation's words included); stored, it is a fraction of that.
     raw = sum(len(json.dumps(reg.get(n).decision, ensure_ascii=False).encode("utf-8")) for n in numbers)
     assert sizes["decision_bytes"] < raw / 3
+    assert reg.decision_log("240903")[0]["decision"]["case_id"] == "240903"  # and it reads back
 
 
 # ---------------------------------------------------------------------------------------------- versions
@@ -346,3 +347,13 @@ def test_threads_share_one_register(reg):
 
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(work, numbers)) == [6, 6, 6, 6]
+
+
+def test_forms_printed_later_carry_the_case_number_and_the_breach_number(reg):
+    number = reg.open_case(PCB, pcb_case("2024-09-02T09:00", "2024-09-02T09:30"), at("2024-09-02T10:00")).number
+    reg.tick(at("2024-09-20T10:00"))
+    issued = [f["number"] for e in reg.events_of(number) if e.kind == "breach" for f in e.payload["forms"]]
+    handling = reg.render_form(number, "complaint-handling-form", "md", at("2024-09-21T10:00"))
+    assert f"编号 No.: {number}" in handling
+    reminder = reg.render_form(number, "reminder", "md", at("2024-09-21T10:00"))
+    assert f"编号 No.: {issued[-1]}" in reminder and f"| 客户投诉编号 | {number} |" in reminder

@@ -235,3 +235,14 @@ def test_backup_copies_a_live_sqlite_register(tmp_path):
     with pytest.raises(RegisterError, match="exists"):
         backup(reg, tmp_path / "copy.db")
     assert Register(str(tmp_path / "copy.db")).get("241101").version == 1
+
+
+@pytest.mark.parametrize("name", ["in.jsonl", "in.csv", "bonus.csv"], ids=["jsonl", "csv", "bonus"])
+def test_a_file_that_is_not_utf8_is_refused_by_name(reg, tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"\xff\xfe\x00not utf-8\n")
+    with pytest.raises(RegisterError, match=f"{name}: cannot read the file"):
+        if name == "bonus.csv":
+            import_bonuses(reg, str(path), at("2024-11-20T10:00"))
+        else:
+            import_cases(reg, PCB, str(path), at("2024-11-20T10:00"), actor="import")

@@ -300,6 +300,22 @@ def build(command_cls: type[click.Command]) -> list[click.Command]:
         if view.decision:
             click.echo(Decision(**view.decision).to_text(), nl=False)
 
+    @cases.command("render")
+    @click.argument("number")
+    @click.option("--form", "form_id", required=True, help="the form id (see the pack's forms)")
+    @click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True)
+    @click.option("-o", "--output", type=click.Path(dir_okay=False), help="write here instead of stdout")
+    @db_option
+    @click.option("--pack", "pack_id")
+    @click.option("--now", help="fill it as of this time (default: the clock)")
+    def cases_render(number, form_id, fmt, output, db_url, pack_id, now) -> None:
+        """Print a form of a registered case; it carries the case's number (and a breach form its own)."""
+        text = _register(db_url).render_form(number, form_id, fmt, _instant(now, "--now"), pack_id=pack_id)
+        if output:
+            Path(output).write_text(text, encoding="utf-8")
+        else:
+            click.echo(text, nl=False)
+
     @cases.command("history")
     @click.argument("number")
     @db_option

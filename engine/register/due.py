@@ -8,6 +8,7 @@ from typing import Any
 
 from ..durations import CALENDAR, MONTH, parse_duration
 from ..errors import ZhiduError
+from .db import RegisterError
 
 
 def horizon(register: Any, text: str) -> Callable[[str, datetime], datetime]:
@@ -29,7 +30,9 @@ def horizon(register: Any, text: str) -> Callable[[str, datetime], datetime]:
 
             return _plain_add(at, duration, policy.timezone if policy else at.tzinfo)
         if not calendars:
-            raise ZhiduError(f"--within {text}: pack '{pack_id}' has no business calendar to count {text} on")
+            raise RegisterError(
+                f"--within {text}: pack '{pack_id}' has no business calendar to count {text} on", code="no-calendar"
+            )
         return next(iter(calendars.values())).add(at, duration)
 
     return until

@@ -45,6 +45,8 @@ def _summary(event: dict[str, Any]) -> list[str]:
             + (f": {forms}" if forms else "")
             + (f"; actions {', '.join(p['actions'])}" if p.get("actions") else "")
         ]
+    if event["kind"] == "penalty-confirmed":
+        return [f"posted {c['person']} {c['kind']} {c['amount']} ({c['month']})" for c in p.get("charges", ())]
     if event["kind"] == "rejudged":
         return [f"now judged by {p['pack_version'][:12]}"]
     if "patch" in p:

@@ -25,6 +25,15 @@ def import_cases(register: Any, pack_id: str, source: str, now: datetime, *, act
     """Each line (or CSV row) is a case with a case_id; a case_id registered before is skipped. A bad line
     is reported by number and the others go on: each case is its own transaction."""
     summary: dict[str, Any] = {"registered": 0, "skipped": 0, "errors": []}
+    try:
+        _import_all(register, pack_id, source, now, actor, summary)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        # The lines before the bad one are registered (each is its own transaction); re-running is safe.
+        raise RegisterError(f"{source}: cannot read the file: {exc}", code="import-unreadable") from None
+    return summary
+
+
+def _import_all(register: Any, pack_id: str, source: str, now: datetime, actor: str, summary: dict[str, Any]) -> None:
     for line, doc, smap in _documents(register, pack_id, source):
         if isinstance(doc, str):
             summary["errors"].append({"line": line, "error": doc})
@@ -43,7 +52,6 @@ def import_cases(register: Any, pack_id: str, source: str, now: datetime, *, act
             summary["errors"].append({"line": line, "error": str(exc)})
             continue
         summary["registered" if view.created else "skipped"] += 1
-    return summary
 
 
 def _documents(register: Any, pack_id: str, source: str):

@@ -49,6 +49,13 @@ def posted_charges(policy: Any, decision: dict[str, Any]) -> list[dict[str, Any]
 
 def import_bonuses(register: Any, source: str, now: datetime) -> int:
     """person,month,amount rows (a header line first). All rows are checked before any is written."""
+    try:
+        return _import_bonuses(register, source, now)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise LedgerInputError(f"{source}: cannot read the file: {exc}", code="bonus-invalid") from None
+
+
+def _import_bonuses(register: Any, source: str, now: datetime) -> int:
     rows = []
     problems = []
     with Path(source).open(encoding="utf-8-sig", newline="") as handle:

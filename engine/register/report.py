@@ -6,8 +6,7 @@ import csv
 import io
 import json
 import re
-import zlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,8 +14,9 @@ import sqlalchemy as sa
 
 from ..money import format_money
 from ..source import load_json
-from .db import RegisterError, aware
+from .db import RegisterError, aware, utc
 from .schema import blobs, cases, decisions
+from .store import unpack_decision
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 COLUMNS = [
@@ -38,6 +38,10 @@ def monthly(register: Any, month: str, pack_id: str | None = None) -> dict[str, 
     m = _MONTH.match(month)
     if m is None:
         raise RegisterError(f"month {month!r} is not YYYY-MM", code="bad-month")
+    # The month in UTC with a day's margin either side covers every timezone; the pack's own is applied below.
+    year, mon = int(m.group(1)), int(m.group(2))
+    first = datetime(year, mon, 1, tzinfo=UTC) - timedelta(days=1)
+    after = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=UTC) + timedelta(days=1)
     rows = []
     with register.reader.connect() as conn:
         last = (
@@ -52,7 +56,7 @@ def monthly(register: Any, month: str, pack_id: str | None = None) -> dict[str, 
                 .join(decisions, decisions.c.id == last.c.id)
                 .join(blobs, blobs.c.hash == decisions.c.decision_hash)
             )
-            .where(cases.c.status == "closed")
+            .where(cases.c.status == "closed", cases.c.closed_at >= utc(first), cases.c.closed_at < utc(after))
             .order_by(cases.c.number)
         )
         if pack_id:
@@ -62,7 +66,7 @@ def monthly(register: Any, month: str, pack_id: str | None = None) -> dict[str, 
             closed = aware(r.closed_at).astimezone(policy.timezone)
             if closed.strftime("%Y-%m") != month:
                 continue
-            rows.append(_row(r, json.loads(zlib.decompress(r.data)), policy, closed))
+            rows.append(_row(r, unpack_decision(r.data), policy, closed))
     return {"month": month, "pack": pack_id, "cases": rows, "summary": _summary(rows)}
 
 

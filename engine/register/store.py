@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -124,6 +125,24 @@ def _dumps(value: Any) -> str:
     if isinstance(value, datetime | date):
         return json.dumps(value.isoformat())
     return json.dumps(value, ensure_ascii=False)
+
+
+# Stored decisions are small JSON documents that repeat the same keys and labels: compressing each against
+# a frozen dictionary (decisions of the bundled packs' examples) makes them about three times smaller than
+# plain zlib. The first byte names the dictionary; v1 must never change once decisions use it.
+_DICTIONARY_V1 = resources.files("engine.register").joinpath("decision-dictionary-v1.bin").read_bytes()
+
+
+def pack_decision(text: bytes) -> bytes:
+    packer = zlib.compressobj(6, zdict=_DICTIONARY_V1)
+    return b"\x01" + packer.compress(text) + packer.flush()
+
+
+def unpack_decision(blob: bytes) -> Any:
+    if blob[:1] != b"\x01":
+        raise RegisterError(f"stored decision in an unknown format ({blob[:1]!r})", code="database")
+    unpacker = zlib.decompressobj(zdict=_DICTIONARY_V1)
+    return json.loads(unpacker.decompress(blob[1:]) + unpacker.flush())
 
 
 def _decision_json(decision: dict[str, Any]) -> bytes:
@@ -351,8 +370,8 @@ class Register:
             layout = layout_of(policy)
             normal, _ = policy.normaliser.case({"facts": facts}, smap, filename)
             number, serial = self._allocate_case_number(conn, policy, layout, normal, received)
-            if layout.serial_fact and layout.serial_fact not in facts:
-                facts[layout.serial_fact] = serial
+            if layout.serial_fact:
+                facts[layout.serial_fact] = serial  # the register numbers cases: a serial sent in is replaced
             res = conn.execute(
                 cases.insert().values(
                     pack_id=pack_id,
@@ -707,7 +726,7 @@ class Register:
     def _store_decision(self, conn, case_pk, seq, version_id, digest, decision, now) -> None:
         text = _decision_json(decision)
         key = hashlib.sha256(text).hexdigest()
-        conn.execute(self._blob_insert, {"hash": key, "data": zlib.compress(text, 6)})
+        conn.execute(self._blob_insert, {"hash": key, "data": pack_decision(text)})
         conn.execute(
             decisions.insert(),
             {
@@ -778,7 +797,7 @@ class Register:
             .order_by(decisions.c.id.desc())
             .limit(1)
         ).scalar()
-        decision = json.loads(zlib.decompress(last)) if last is not None else None
+        decision = unpack_decision(last) if last is not None else None
         return CaseView(
             row.number,
             row.pack_id,
@@ -852,10 +871,27 @@ class Register:
                         "evaluated_at": aware(r.evaluated_at).isoformat(),
                         "content_hash": r.content_hash,
                         "engine": r.engine,
-                        "decision": json.loads(zlib.decompress(r.data)),
+                        "decision": unpack_decision(r.data),
                     }
                 )
             return out
+
+    def render_form(self, number: str, form_id: str, fmt: str, now: datetime, *, pack_id: str | None = None) -> str:
+        """A form of a registered case, filled from its facts as of `now`; it carries the case's number, and a
+        form a breach issued carries the number the breach gave it (the latest such)."""
+        from ..evaluate import decide_with_findings
+        from ..forms import render
+
+        with self.reader.connect() as conn:
+            row = self._require(conn, number, pack_id)
+            policy, _, _ = self._policy(conn, row.pack_version_id)
+            evs = self._events(conn, row.id)
+        normal, _ = policy.normaliser.case({"facts": load_json(row.facts)})
+        result, findings = decide_with_findings(policy, normal, number, now, engine=self.engine_name)
+        issued = [
+            f["number"] for e in evs if e.kind == "breach" for f in e.payload.get("forms", ()) if f["id"] == form_id
+        ]
+        return render(policy, result.to_dict(), normal, form_id, fmt, issued[-1] if issued else None, findings)
 
     # ------------------------------------------------------------------------------------ due and tick
     def due(
@@ -863,46 +899,44 @@ class Register:
     ) -> list[dict[str, Any]]:
         """Warning and breached items of open cases from the index (no evaluation). `within(pack, at)`
         gives the horizon for items coming due soon (e.g. two working days on the pack's calendar)."""
+        at_utc = utc(at)
+        state = sa.case(
+            (deadlines.c.due_at <= at_utc, "breached"), (deadlines.c.warn_at <= at_utc, "warning"), else_="due-soon"
+        )
+        columns = (cases.c.number, deadlines.c.pack_id, deadlines.c.item, deadlines.c.label, deadlines.c.role)
+        base = sa.select(*columns, deadlines.c.due_at, state).select_from(
+            deadlines.join(cases, cases.c.id == deadlines.c.case_id)
+        )
         with self.reader.connect() as conn:
-            packs = [pack_id] if pack_id else [r[0] for r in conn.execute(sa.select(deadlines.c.pack_id).distinct())]
-            out = []
             zones = dict(conn.execute(sa.select(pack_versions.c.pack_id, pack_versions.c.timezone)).all())
-            for pack in sorted(packs):
-                tz = ZoneInfo(zones[pack]) if pack in zones else UTC
-                horizon = within(pack, at) if within else at
-                query = (
-                    sa.select(
-                        cases.c.number,
-                        deadlines.c.pack_id,
-                        deadlines.c.item,
-                        deadlines.c.label,
-                        deadlines.c.role,
-                        deadlines.c.warn_at,
-                        deadlines.c.due_at,
-                    )
-                    .select_from(deadlines.join(cases, cases.c.id == deadlines.c.case_id))
-                    .where(
+            if within is None:
+                # One indexed query for every pack: due by now, or past a warning threshold.
+                queries = [base.where(sa.or_(deadlines.c.due_at <= at_utc, deadlines.c.warn_at <= at_utc))]
+            else:
+                packs = [pack_id] if pack_id else sorted(zones)
+                queries = [
+                    base.where(
                         deadlines.c.pack_id == pack,
-                        sa.or_(deadlines.c.due_at <= utc(horizon), deadlines.c.warn_at <= utc(at)),
+                        sa.or_(deadlines.c.due_at <= utc(within(pack, at)), deadlines.c.warn_at <= at_utc),
                     )
-                    .order_by(deadlines.c.due_at, cases.c.number)
-                )
-                for r in conn.execute(query):
-                    due_at = aware(r.due_at)
-                    state = (
-                        "breached"
-                        if due_at <= at
-                        else ("warning" if r.warn_at and aware(r.warn_at) <= at else "due-soon")
-                    )
+                    for pack in packs
+                ]
+            if pack_id:
+                queries = [q.where(deadlines.c.pack_id == pack_id) for q in queries]
+            out = []
+            tzs = {pack: ZoneInfo(name) for pack, name in zones.items()}
+            for query in queries:
+                for number, pack, item, label, role, due_at, st in conn.execute(query.order_by(deadlines.c.due_at)):
+                    when = due_at if due_at.tzinfo else due_at.replace(tzinfo=UTC)
                     out.append(
                         {
-                            "number": r.number,
-                            "pack": r.pack_id,
-                            "item": r.item,
-                            "label": r.label,
-                            "role": r.role,
-                            "due_at": due_at.astimezone(tz).isoformat(),
-                            "state": state,
+                            "number": number,
+                            "pack": pack,
+                            "item": item,
+                            "label": label,
+                            "role": role,
+                            "due_at": when.astimezone(tzs.get(pack, UTC)).isoformat(),
+                            "state": st,
                         }
                     )
             return out
