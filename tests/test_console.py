@@ -163,3 +163,24 @@ def test_a_post_without_the_csrf_token_is_refused(server: dict) -> None:
         cookies=cookies,
     )
     assert answer.status_code == 403 and "CSRF" in answer.text
+
+
+def test_what_if_shows_what_changes(browser, server: dict) -> None:
+    context, page, violations = _signed_in(browser, server)
+    page.goto(f"{server['base']}/ui/cases/{PACK}/{server['number']}")
+    page.click("#what-if-link")
+    facts = json.loads(page.input_value("#facts"))
+    assert facts["loss_amount"] == "12000.00"
+    facts["loss_amount"] = "60000.00"  # above the deputy GM's bound: the GM decides
+    page.fill("#facts", json.dumps(facts, ensure_ascii=False))
+    page.click("#what-if-form button[type=submit]")
+    page.wait_for_load_state()
+    changed = page.inner_text("#changes")
+    assert "approval settlement" in changed and "gm" in changed
+    assert "pcb-manufacturer" in page.inner_text("#decision")
+    page.fill("#facts", "{not json")
+    page.click("#what-if-form button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("#message").count() == 1
+    assert violations == []
+    context.close()
