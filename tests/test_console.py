@@ -184,3 +184,16 @@ def test_what_if_shows_what_changes(browser, server: dict) -> None:
     assert page.locator("#message").count() == 1
     assert violations == []
     context.close()
+
+
+def test_monthly_report_and_ledger_pages(browser, server: dict) -> None:
+    context, page, violations = _signed_in(browser, server, role="viewer")
+    page.click("text=统计 Report")
+    page.wait_for_url("**/ui/reports/monthly")
+    assert "结案 Closed" in page.inner_text("#report-summary")
+    page.goto(f"{server['base']}/ui/reports/monthly?month=2024-13")
+    assert "YYYY-MM" in page.inner_text("body")
+    page.goto(f"{server['base']}/ui/ledger?person=nobody")
+    assert "nobody" in page.inner_text("#message")
+    assert violations == []
+    context.close()

@@ -190,6 +190,36 @@ def add_console(app: FastAPI, register: Register) -> None:
             return page("error.html", status=404, message=str(exc))
         return HTMLResponse(html, headers={"Content-Security-Policy": PRINT_CSP})
 
+    @app.get("/ui/reports/monthly", include_in_schema=False)
+    def report_page(request: Request, month: str | None = None, pack: str | None = None) -> HTMLResponse:
+        """客户投诉案件统计表 of a month, from the register (`zhidu report monthly`)."""
+        from ...register.report import COLUMNS, monthly
+
+        user, token = _user(request)
+        month = month or datetime.now(UTC).strftime("%Y-%m")
+        try:
+            data = monthly(register, month, pack if pack in catalog else None)
+        except ZhiduError as exc:
+            return page("error.html", status=422, message=str(exc))
+        return page(
+            "report.html", data=data, columns=COLUMNS, month=month, packs=catalog.ids(), pack=pack,
+            **common(user, token),
+        )  # fmt: skip
+
+    @app.get("/ui/ledger", include_in_schema=False)
+    def ledger_page(request: Request, person: str | None = None) -> HTMLResponse:
+        """A person's penalty charges and monthly deductions (`zhidu ledger show`)."""
+        from ...register.ledger import statement
+
+        user, token = _user(request)
+        data, error = None, None
+        if person:
+            try:
+                data = statement(register, person)
+            except ZhiduError as exc:
+                error = str(exc)
+        return page("ledger.html", person=person or "", data=data, error=error, **common(user, token))
+
     @app.get("/ui/packs", include_in_schema=False)
     def packs_page(request: Request) -> HTMLResponse:
         user, token = _user(request)
