@@ -197,3 +197,47 @@ def test_monthly_report_and_ledger_pages(browser, server: dict) -> None:
     assert "nobody" in page.inner_text("#message")
     assert violations == []
     context.close()
+
+
+@pytest.fixture(scope="module")
+def axe_js(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """axe-core from the npm registry (ZHIDU_AXE_JS names a local copy instead)."""
+    import os
+
+    local = os.environ.get("ZHIDU_AXE_JS")
+    if local:
+        return Path(local)
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed: cannot fetch axe-core (set ZHIDU_AXE_JS to a local axe.min.js)")
+    folder = tmp_path_factory.mktemp("axe")
+    done = subprocess.run(
+        [npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(folder), "axe-core@4"],
+        capture_output=True,
+        timeout=180,
+    )
+    script = folder / "node_modules" / "axe-core" / "axe.min.js"
+    if done.returncode != 0 or not script.is_file():
+        pytest.skip(f"npm could not install axe-core: {done.stderr.decode()[-300:]}")
+    return script
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/ui/login", "/ui/", "/ui/cases/{pack}/{number}", "/ui/packs/{pack}", "/ui/packs/{pack}/what-if"],
+    ids=["login", "due-board", "case", "pack-explorer", "what-if"],
+)
+def test_no_critical_accessibility_violations(browser, server: dict, axe_js: Path, path: str) -> None:
+    context = browser.new_context(bypass_csp=True)  # the injected axe script is inline: allowed for the scan only
+    page = context.new_page()
+    if path != "/ui/login":
+        page.goto(server["base"] + "/ui/login")
+        page.fill("#token", server["tokens"]["operator"])
+        page.click("button[type=submit]")
+        page.wait_for_url("**/ui/")
+    page.goto(server["base"] + path.format(pack=PACK, number=server["number"]))
+    page.add_script_tag(path=str(axe_js))
+    violations = page.evaluate("async () => (await axe.run()).violations.map(v => [v.id, v.impact, v.nodes.length])")
+    critical = [v for v in violations if v[1] == "critical"]
+    assert critical == [], critical
+    context.close()
