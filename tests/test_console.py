@@ -241,3 +241,37 @@ def test_no_critical_accessibility_violations(browser, server: dict, axe_js: Pat
     critical = [v for v in violations if v[1] == "critical"]
     assert critical == [], critical
     context.close()
+
+
+IDEOGRAPHS_TO_TIAN = "() => { const h = document.querySelector('h1'); h.textContent = h.textContent.replace(/[\\u4e00-\\u9fff]/g, '田'); }"
+
+
+def _title_shots(browser, server: dict) -> tuple[bytes, bytes]:
+    """The due board's <h1> as drawn, and again with every ideograph replaced by 田."""
+    context, page, _ = _signed_in(browser, server)
+    before = page.locator("h1").screenshot()
+    page.evaluate(IDEOGRAPHS_TO_TIAN)
+    after = page.locator("h1").screenshot()
+    context.close()
+    return before, after
+
+
+def test_chinese_text_is_drawn(browser, server: dict) -> None:
+    """Without a CJK font Chromium draws the same box (tofu) for every ideograph: swapping them would change
+    nothing. With one, the pixels change (the forms' browser check, applied to the console)."""
+    before, after = _title_shots(browser, server)
+    assert before != after, "the title looks the same whatever its characters are: tofu? install fonts-noto-cjk"
+
+
+def test_the_chinese_text_check_notices_a_missing_font(browser, server: dict, tmp_path: Path) -> None:
+    from tests.test_forms import fonts_without_cjk
+
+    env = fonts_without_cjk(tmp_path / "no-cjk")
+    if env is None:
+        pytest.skip("cannot hide the CJK fonts from Chromium here (needs fc-list and a font without Chinese)")
+    plain = browser.browser_type.launch(executable_path=CHROMIUM, args=["--no-sandbox"], env=env)
+    try:
+        before, after = _title_shots(plain, server)
+    finally:
+        plain.close()
+    assert before == after  # tofu whatever the characters: the check above would fail here
