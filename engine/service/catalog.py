@@ -106,7 +106,7 @@ def _entry(raw: RawPack, path: tuple[object, ...], name: str, item: dict[str, An
 
 
 def _shown(file: str, root: Path) -> str:
-    """A file named from the packs folder (pcb-manufacturer/rules.yaml): never the server's absolute paths."""
+    """A file named from the packs folder (<pack>/rules.yaml): never the server's absolute paths."""
     path = Path(file)
     if not path.is_absolute():
         path = (Path.cwd() / path).resolve()

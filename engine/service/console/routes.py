@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from ...errors import ZhiduError
 from ...register.db import ConflictError
-from ...register.history import history
+from ...register.history import changes, history
 from ...register.store import Register
 from ..body import read_bytes
 from ..printing import render_case_form
@@ -190,10 +190,76 @@ def add_console(app: FastAPI, register: Register) -> None:
             return page("error.html", status=404, message=str(exc))
         return HTMLResponse(html, headers={"Content-Security-Policy": PRINT_CSP})
 
+    @app.get("/ui/reports/monthly", include_in_schema=False)
+    def report_page(request: Request, month: str | None = None, pack: str | None = None) -> HTMLResponse:
+        """客户投诉案件统计表 of a month, from the register (`zhidu report monthly`)."""
+        from ...register.report import COLUMNS, monthly
+
+        user, token = _user(request)
+        month = month or datetime.now(UTC).strftime("%Y-%m")
+        try:
+            data = monthly(register, month, pack if pack in catalog else None)
+        except ZhiduError as exc:
+            return page("error.html", status=422, message=str(exc))
+        return page(
+            "report.html", data=data, columns=COLUMNS, month=month, packs=catalog.ids(), pack=pack,
+            **common(user, token),
+        )  # fmt: skip
+
+    @app.get("/ui/ledger", include_in_schema=False)
+    def ledger_page(request: Request, person: str | None = None) -> HTMLResponse:
+        """A person's penalty charges and monthly deductions (`zhidu ledger show`)."""
+        from ...register.ledger import statement
+
+        user, token = _user(request)
+        data, error = None, None
+        if person:
+            try:
+                data = statement(register, person)
+            except ZhiduError as exc:
+                error = str(exc)
+        return page("ledger.html", person=person or "", data=data, error=error, **common(user, token))
+
     @app.get("/ui/packs", include_in_schema=False)
     def packs_page(request: Request) -> HTMLResponse:
         user, token = _user(request)
         return page("packs.html", packs=[catalog.get(p).summary for p in catalog.ids()], **common(user, token))
+
+    @app.get("/ui/packs/{pack}/what-if", include_in_schema=False)
+    def what_if_page(request: Request, pack: str, case: str | None = None) -> HTMLResponse:
+        user, token = _user(request)
+        if pack not in catalog:
+            return page("error.html", status=404, message=f"no pack '{pack}'")
+        facts = "{}"
+        if case:
+            try:
+                facts = json.dumps(register.get(case, pack_id=pack).facts, ensure_ascii=False, indent=2)
+            except ZhiduError as exc:
+                return page("error.html", status=404, message=str(exc))
+        return page("what_if.html", pack=pack, case=case or "", facts=facts, result=None, **common(user, token))
+
+    @app.post("/ui/packs/{pack}/what-if", include_in_schema=False)
+    async def what_if(request: Request, pack: str) -> HTMLResponse:
+        """Try facts against the pack as served: the decision, and what changed against a stored case's."""
+        user, token = _user(request)
+        form = await _form(request)
+        if not _check_csrf(form, token):
+            return page("error.html", status=403, message="CSRF check failed: reload the page and try again")
+        if pack not in catalog:
+            return page("error.html", status=404, message=f"no pack '{pack}'")
+        text, number = form.get("facts", "{}"), form.get("case", "").strip()
+        context = {"pack": pack, "case": number, "facts": text, **common(user, token)}
+        try:
+            facts = json.loads(text)
+            policy = catalog.get(pack).policy
+            decision = policy.evaluate(
+                {"case_id": number or "what-if", "facts": facts}, datetime.now(UTC), engine="python"
+            )
+        except (ValueError, ZhiduError) as exc:
+            return page("what_if.html", status=422, result=None, error=str(exc), **context)
+        stored = register.get(number, pack_id=pack).decision if number else None
+        result = {"text": decision.to_text(), "changes": changes(stored, decision.to_dict()) if number else None}
+        return page("what_if.html", result=result, error=None, **context)
 
     @app.get("/ui/packs/{pack}", include_in_schema=False)
     def pack_page(request: Request, pack: str) -> HTMLResponse:
