@@ -24,9 +24,59 @@ MODELINE = "# yaml-language-server: $schema="
 _MODELINE_PATTERN = re.compile(r"^#\s*yaml-language-server:\s*\$schema=\S*[ \t]*$")
 
 
+PLACEHOLDER = {
+    "type": "object",
+    "description": "a value the regulation does not state: {placeholder: NAME, value: VALUE, reason: WHY}",
+    "required": ["placeholder", "value"],
+    "properties": {"placeholder": {"type": "string"}, "value": {}, "reason": {"type": "string"}},
+    "additionalProperties": False,
+}
+ACKNOWLEDGE = {
+    "type": "object",
+    "description": "lint code → why the warning is accepted",
+    "additionalProperties": {"type": "string"},
+}
+
+
+def editor_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The pack schema as an editor sees a pack file: the loader takes named placeholders and `acknowledge:`
+    out before its own schema check (engine/annotations.py), so here any value may be a placeholder and any
+    entry may carry `acknowledge:`."""
+    out = copy.deepcopy(schema)
+
+    maps = ("properties", "patternProperties", "$defs")  # name → schema, not schemas themselves
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        node = {
+            key: {n: walk(sub) for n, sub in value.items()} if key in maps and isinstance(value, dict) else walk(value)
+            for key, value in node.items()
+        }
+        for key in ("properties", "patternProperties"):
+            if isinstance(node.get(key), dict):
+                node[key] = {name: _or_placeholder(sub) for name, sub in node[key].items()}
+        for key in ("items", "additionalProperties"):
+            if isinstance(node.get(key), dict):
+                node[key] = _or_placeholder(node[key])
+        if node.get("type") == "object" and node.get("additionalProperties") is False:
+            node.setdefault("properties", {})["acknowledge"] = {"$ref": "#/$defs/acknowledge"}
+        return node
+
+    out = walk(out)
+    out.setdefault("$defs", {}).update({"placeholder": PLACEHOLDER, "acknowledge": ACKNOWLEDGE})
+    return out
+
+
+def _or_placeholder(sub: Any) -> Any:
+    return {"anyOf": [sub, {"$ref": "#/$defs/placeholder"}]}
+
+
 def section_schema() -> dict[str, Any]:
     """A file named under `include:`: only the sections an included file may hold, as policy.yaml has them."""
-    policy = load_schema("policy.schema.json")
+    policy = editor_schema(load_schema("policy.schema.json"))
     names = LIST_SECTIONS + MAP_SECTIONS + SINGLE_SECTIONS
     return {
         "$schema": DRAFT,
@@ -70,7 +120,7 @@ def pack_schemas(pack: Path) -> tuple[dict[str, dict[str, Any]], str | None]:
     case, note = case_schema_or_none(pack)
     generic_case: dict[str, Any] = {"$schema": DRAFT, "type": "object", "properties": {"facts": {"type": "object"}}}
     return {
-        "policy.schema.json": load_schema("policy.schema.json"),
+        "policy.schema.json": editor_schema(load_schema("policy.schema.json")),
         "section.schema.json": section_schema(),
         "tests.schema.json": tests_schema(case),
         "case.schema.json": case or generic_case,

@@ -163,10 +163,31 @@ def test_section_schema_is_policy_sections_only(document: dict, valid: bool) -> 
 
 def test_section_schema_is_derived_from_the_policy_schema() -> None:
     from engine.compiler import policy_schema
+    from engine.pack_schemas import editor_schema
 
-    derived = section_schema()
-    assert derived["$defs"] == policy_schema()["$defs"]
-    assert all(derived["properties"][k] == policy_schema()["properties"][k] for k in derived["properties"])
+    derived, policy = section_schema(), editor_schema(policy_schema())
+    assert derived["$defs"] == policy["$defs"]
+    assert all(derived["properties"][k] == policy["properties"][k] for k in derived["properties"])
+
+
+def test_editor_schemas_accept_placeholders_and_acknowledgements() -> None:
+    import jsonschema
+
+    from engine.compiler import policy_schema
+    from engine.pack_schemas import editor_schema
+
+    table = {
+        "id": "t",
+        "ref": "r",
+        "hit": "first",
+        "inputs": [{"name": "amount", "expr": "loss_amount"}],
+        "outputs": ["approver"],
+        "rows": [{"when": {"placeholder": "band", "value": ["<= 5000"], "reason": "why"}, "then": {"approver": "gm"}}],
+        "acknowledge": {"table-gap": "reviewed"},
+    }
+    pack = {"id": "p", "version": "1", "tables": [table]}
+    assert list(jsonschema.Draft202012Validator(policy_schema()).iter_errors(pack))  # the engine's own: refused
+    assert list(jsonschema.Draft202012Validator(editor_schema(policy_schema())).iter_errors(pack)) == []
 
 
 @pytest.mark.parametrize(

@@ -92,10 +92,14 @@ def test_tables_fill_findings(refund, decision_validator, facts, want):
 
 def test_chosen_and_passed_over_rows_are_traced(refund):
     case = {"case_id": "r", "facts": {**BASE, "days_since_purchase": 10, "return_reason": "changed_mind"}}
-    trace = {t["rule"]: t for t in refund.evaluate(case, NOW, engine="python").to_dict()["trace"]}
+    decision = refund.evaluate(case, NOW, engine="python")
+    trace = {t["rule"]: t for t in decision.to_dict()["trace"]}
     assert [e["outcome"] for e in trace["table:eligibility#2"]["effects"]] == ["applied", "applied"]
-    assert [e["outcome"] for e in trace["table:eligibility#6"]["effects"]] == ["overridden", "overridden"]
     assert trace["table:eligibility#2"]["ref"] == "退货政策 1"
+    # a row passed over by the hit policy is in the trace only on request (--trace full)
+    assert "table:eligibility#6" not in trace
+    full = {t["rule"]: t for t in decision.with_full_trace().to_dict()["trace"]}
+    assert [e["outcome"] for e in full["table:eligibility#6"]["effects"]] == ["overridden", "overridden"]
 
 
 def _pack(tmp_path: Path, old: str, new: str) -> Path:

@@ -33,7 +33,7 @@ from ..tables import HIT_POLICIES
 from .yamlout import Inline, dump_yaml
 
 SETTINGS = ("id", "hit", "ref", "description", "aggregate")
-KINDS = ("input", "output", "priority", "ref", "description")
+KINDS = ("input", "output", "priority", "ref", "description", "placeholder")
 
 
 class SheetError(ZhiduError):
@@ -128,6 +128,13 @@ def _test_text(cell: Any) -> Any:
     return None if cell is None else str(cell)
 
 
+def _placeholder_of(when: Any) -> tuple[list[Any], dict[str, Any] | None]:
+    """A row's tests, and the named placeholder wrapped around them (`when: {placeholder, value, reason}`)."""
+    if isinstance(when, dict) and "placeholder" in when:
+        return list(when.get("value") or []), {k: v for k, v in when.items() if k != "value"}
+    return list(when or []), None
+
+
 # -- export ----------------------------------------------------------------------------------------
 
 
@@ -142,17 +149,18 @@ def table_rows(spec: dict[str, Any]) -> list[list[Any]]:
     outputs = spec.get("outputs") or []
     findings = spec.get("findings") or {}
     rows = spec.get("rows") or []
+    holders = [_placeholder_of(r.get("when"))[1] for r in rows]
     extras = [k for k in ("priority", "ref", "description") if any(k in r for r in rows)]
+    extras += ["placeholder"] if any(holders) else []
     kinds = ["input"] * len(inputs) + ["output"] * len(outputs) + extras
     names = [i["name"] for i in inputs] + list(outputs) + [None] * len(extras)
     third = [i.get("expr") for i in inputs] + [findings.get(o) for o in outputs] + [None] * len(extras)
     grid += [kinds, names, third]
-    for r in rows:
-        when = list(r.get("when") or [])
+    for r, holder in zip(rows, holders, strict=True):
+        when = _placeholder_of(r.get("when"))[0]
         then = r.get("then") or {}
-        grid.append(
-            [_test_text(c) for c in when] + [_cell_text(then.get(o)) for o in outputs] + [r.get(k) for k in extras]
-        )
+        extra = [_cell_text(holder) if k == "placeholder" else r.get(k) for k in extras]
+        grid.append([_test_text(c) for c in when] + [_cell_text(then.get(o)) for o in outputs] + extra)
     return grid
 
 
@@ -316,6 +324,13 @@ def _table(cells: _Cells, errors: list[Diagnostic]) -> dict[str, Any] | None:
             elif raw not in (None, ""):
                 if kind == "priority" and not (isinstance(raw, int) and not isinstance(raw, bool)):
                     error(r, c, f"priority must be an integer, not {raw!r}")
+                if kind == "placeholder":
+                    holder = _cell_value(raw)
+                    if not isinstance(holder, dict) or "placeholder" not in holder:
+                        error(r, c, f"placeholder must be {{placeholder: NAME, reason: …}}, not {raw!r}")
+                        continue
+                    row["when"] = {**holder, "value": row["when"]}
+                    continue
                 row[kind] = raw if kind == "priority" else str(raw)
         spec["rows"].append(row)
     if not spec["rows"]:
