@@ -730,6 +730,7 @@ def test_random_rules_agree(seed: int, pack_root: Path) -> None:
     run_isolated(check)
 
 
+@needs_durable
 @pytest.mark.parametrize("seed", range(3))
 def test_arithmetic_heavy_rules_agree(seed: int, pack_root: Path) -> None:
     """Sums long enough to overflow durable-rules' int64 arithmetic decide alike on both engines."""
@@ -743,6 +744,7 @@ def test_arithmetic_heavy_rules_agree(seed: int, pack_root: Path) -> None:
     run_isolated(check)
 
 
+@needs_durable
 def test_a_sum_past_int64_fires_on_both_engines(tmp_path: Path) -> None:
     """The reproduction of issue 14 (3): twelve terms of 999,999,999,999 are 1.2 × 10^13, which durable
     computes in micro-units (1.2 × 10^19, past int64) unless the adapter keeps it on the Python side."""

@@ -68,7 +68,8 @@ CASE_FILES = [
     ("sexagesimal", "case.yaml", "facts:\n  defect_quantity: 1:30\n", "yaml-number"),
     ("digit-groups", "case.yaml", "facts:\n  defect_quantity: 1_000\n", "yaml-number"),
     ("deep-yaml", "case.yaml", "facts:\n  x: " + "[" * 3000 + "]" * 3000 + "\n", "yaml-too-deep"),
-    ("deep-json", "case.json", '{"facts": {"x": ' + "[" * 5000 + "]" * 5000 + "}}", "yaml-too-deep"),
+    # json's own recursion ends it on 3.11/3.12; 3.13's parser goes deeper and the case depth limit ends it
+    ("deep-json", "case.json", '{"facts": {"x": ' + "[" * 5000 + "]" * 5000 + "}}", ("yaml-too-deep", "case-too-deep")),
     ("deep-but-parsable", "case.json", '{"facts": {"x": ' + "[" * 60 + "]" * 60 + "}}", "case-too-deep"),
     ("5000-digit-json", "case.json", '{"facts": {"defect_quantity": ' + "9" * 5000 + "}}", "number-too-long"),
     ("5000-digit-yaml", "case.yaml", "facts:\n  defect_quantity: " + "9" * 5000 + "\n", "number-too-long"),
@@ -86,7 +87,8 @@ def test_hostile_case_files_are_located_errors(tmp_path, name, text, code):
     path.write_text(text, encoding="utf-8")
     result = CliRunner().invoke(cli.main, ["evaluate", "pcb-manufacturer", str(path), "--now", NOW])
     assert result.exit_code == 3, result.output
-    assert f": {code}: " in result.output and str(path) in result.output, result.output
+    codes = code if isinstance(code, tuple) else (code,)
+    assert any(f": {c}: " in result.output for c in codes) and str(path) in result.output, result.output
     assert "Traceback" not in result.output
 
 
@@ -196,7 +198,7 @@ def good_line(i: int) -> str:
 
 
 BAD_LINES = [
-    ("deep-json", '{"facts": {"x": ' + "[" * 5000 + "]" * 5000 + "}}", "yaml-too-deep"),
+    ("deep-json", '{"facts": {"x": ' + "[" * 5000 + "]" * 5000 + "}}", ("yaml-too-deep", "case-too-deep")),
     ("lone-surrogate", '{"case_id": "\\ud800", "facts": {}}', "json-syntax"),
     ("surrogate-key", '{"facts": {"\\udfff": 1}}', "json-syntax"),
     ("5000-digits", '{"facts": {"loss_amount": ' + "9" * 5000 + "}}", "number-too-long"),
@@ -215,7 +217,7 @@ def test_one_bad_line_does_not_stop_a_batch(tmp_path, line, code):
     assert result.exit_code == 7, result.output
     records = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [r.get("case_id") for r in records] == ["c1", None, "c2"]
-    assert records[1]["error"]["code"] == code and records[1]["line"] == 2
+    assert records[1]["error"]["code"] in (code if isinstance(code, tuple) else (code,)) and records[1]["line"] == 2
 
 
 def test_a_line_that_is_not_utf8_is_an_error_record(tmp_path):

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 import cli
 import engine
 from engine.loader import bundled_packs
+from tests.conftest import needs_durable
 
 NOW = "2024-11-15T10:00:00+08:00"
 
@@ -152,6 +153,7 @@ def test_redeclaring_an_enum_without_new_values_is_quiet(tmp_path):
     assert [d for d in engine.compile_pack(pack).warnings if d.code == "enum-extended"] == []
 
 
+@needs_durable
 def test_durable_limit_message_states_the_adapters_limit(tmp_path):
     from engine.backends.durable_adapter import FIELD_LIMIT
 

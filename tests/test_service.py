@@ -34,7 +34,7 @@ def test_openapi_document_is_committed(service: Service) -> None:
 
 
 @pytest.mark.parametrize(("pack", "path"), example_cases(), ids=lambda v: v if isinstance(v, str) else v.stem)
-@pytest.mark.parametrize("engine_name", ["python", "durable"])
+@pytest.mark.parametrize("engine_name", engine.ENGINES)
 def test_evaluate_answers_the_cli_decision(service: Service, pack: str, path: Path, engine_name: str) -> None:
     response = service.call(
         "POST",
