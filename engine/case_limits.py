@@ -16,7 +16,46 @@ _BIG = 10**_DIGITS
 def case_shape_problem(data: Any, smap: SourceMap, filename: str) -> Diagnostic | None:
     """The first limit a case passes (values, depth, digits, lone surrogates), located; None when within.
 
-    Iterative on purpose: a hostile case must not be able to exhaust the stack of the check itself."""
+    Iterative on purpose: a hostile case must not be able to exhaust the stack of the check itself. Every
+    case is checked, so the common answer (within) comes from a walk that keeps depths, not paths; only a
+    case outside the limits is walked again to locate the problem."""
+    if _within(data):
+        return None
+    return _located(data, smap, filename)
+
+
+def _within(data: Any) -> bool:
+    """The same checks as `_located`, without building a path per value."""
+    budget, depth_limit = limits.CASE_VALUES.value, limits.CASE_DEPTH.value
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        budget -= 1
+        if budget < 0 or depth > depth_limit:
+            return False
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    return False
+                stack.append((item, depth + 1))
+        elif isinstance(value, list | tuple):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            if not value.isascii() and _has_surrogate(value):
+                return False
+        elif isinstance(value, bool):
+            continue
+        elif isinstance(value, int):
+            if not -_BIG < value < _BIG:
+                return False
+        elif (
+            isinstance(value, Decimal) and value.is_finite() and not value.is_zero() and abs(value.adjusted()) > _DIGITS
+        ):
+            return False
+    return True
+
+
+def _located(data: Any, smap: SourceMap, filename: str) -> Diagnostic | None:
     budget = limits.CASE_VALUES.value
     stack: list[tuple[Any, tuple[object, ...]]] = [(data, ())]
     while stack:

@@ -425,3 +425,44 @@ def test_libyaml_and_pyyaml_compose_alike(path, monkeypatch):
     monkeypatch.setattr(source, "_compose_fast", unavailable)
     slow = source.parse_yaml(text, "f.yaml")
     assert fast[0] == slow[0] and fast[1] == slow[1] and fast[2] == slow[2]
+
+
+def test_the_quick_case_check_agrees_with_the_locating_one():
+    """Every case passes the path-free check; only failures are walked again to be located: both must agree."""
+    from decimal import Decimal
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from engine import limits
+    from engine.case_limits import _located, _within
+    from engine.source import SourceMap
+
+    leaves = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(10**45), max_value=10**45),
+        st.decimals(allow_nan=False, allow_infinity=False).map(Decimal),
+        st.text(max_size=5),
+        st.sampled_from(["\ud800", "x\udfff"]),
+    )
+    values = st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+        max_leaves=40,
+    )
+    nested = st.integers(min_value=0, max_value=limits.CASE_DEPTH.value + 3).map(lambda n: {"x": _nest(n)})
+
+    @settings(max_examples=400, deadline=None, derandomize=True)
+    @given(st.one_of(values, nested))
+    def agree(case):
+        assert _within(case) == (_located(case, SourceMap(), "<case>") is None)
+
+    agree()
+
+
+def _nest(depth: int):
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
