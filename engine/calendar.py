@@ -72,7 +72,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import chinese_calendar
 
-from .durations import BUSINESS_HOURS, CALENDAR, KINDS, MONTH, WORKING_DAYS, Duration, parse_duration
+from .durations import BUSINESS_HOURS, CALENDAR, KINDS, MONTH, WORKING_DAYS, Duration, parse_duration, shift_months
 from .errors import ZhiduError, did_you_mean, json_path
 from .statutory import statutory_days_off
 
@@ -525,13 +525,9 @@ class BusinessCalendar:
 
     def _add_months(self, at: datetime, months: int) -> datetime:
         local = at.astimezone(self._tz)
-        index = local.year * 12 + local.month - 1 + months
-        year, month = divmod(index, 12)
-        month += 1
-        first_of_next = date(year + month // 12, month % 12 + 1, 1)
-        day = min(local.day, (first_of_next - _ONE_DAY).day)
+        day = shift_months(local.date(), months)
         # Replace keeps the wall time; the UTC round trip settles a wall time that a DST gap skipped.
-        return local.replace(year=year, month=month, day=day).astimezone(UTC)
+        return local.replace(year=day.year, month=day.month, day=day.day).astimezone(UTC)
 
 
 def _uncovered_message(day: date) -> str:

@@ -12,12 +12,11 @@
 
 from __future__ import annotations
 
-import calendar as _months
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from .calendar import BusinessCalendar
-from .durations import CALENDAR, MONTH, Duration
+from .durations import CALENDAR, MONTH, Duration, shift_months
 
 CIVIL = "civil"
 ELAPSED = "elapsed"
@@ -42,9 +41,7 @@ def civil_unit_problem(d: Duration) -> str | None:
 def last_day(event_day: date, d: Duration) -> date:
     """The last day of a period of `d` starting the day after `event_day` (第二百零一条, 第二百零二条)."""
     if d.kind == MONTH:
-        months = event_day.month - 1 + int(d.amount)
-        year, month = event_day.year + months // 12, months % 12 + 1
-        return date(year, month, min(event_day.day, _months.monthrange(year, month)[1]))
+        return shift_months(event_day, int(d.amount))
     return event_day + timedelta(days=d.amount // DAY)  # type: ignore[operator]
 
 

@@ -18,9 +18,10 @@
 
 from __future__ import annotations
 
+import calendar as _months
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -188,3 +189,12 @@ def _exact_decimal(value: Fraction) -> Decimal | None:
         return None
     # Integer scaling keeps it exact whatever the Decimal context's precision.
     return Decimal(value.numerator * (10**digits // value.denominator)).scaleb(-digits)
+
+
+def shift_months(day: date, months: int) -> date:
+    """The same day `months` later (or earlier, when negative), clamped to the month's last day
+    (31 January + 1 month = 28 or 29 February): the one month arithmetic of calendars, timers and
+    civil periods."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, _months.monthrange(year, month + 1)[1]))

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from .calendar import SOURCE_STATUTORY, BusinessCalendar, CalendarError, CalendarNotCovered
 from .civil import CIVIL, ELAPSED, KEEP
-from .durations import BUSINESS_HOURS, CALENDAR, MONTH, WORKING_DAYS, Duration, DurationError, parse_duration
+from .durations import (
+    BUSINESS_HOURS,
+    CALENDAR,
+    MONTH,
+    WORKING_DAYS,
+    Duration,
+    DurationError,
+    parse_duration,
+    shift_months,
+)
 from .errors import EvaluationError, Location
 from .expr.pyeval import Compiled, Env, value_or_none
 from .facts import Label
@@ -523,10 +532,8 @@ def _choose(options: tuple[Option, ...], probes: frozenset[str]) -> Option | Non
 def _plain_add(start: datetime, d: Duration, tz) -> datetime:
     if d.kind == MONTH:
         local = start.astimezone(tz)
-        months = local.month - 1 + int(d.amount)
-        year, month = local.year + months // 12, months % 12 + 1
-        day = min(local.day, _months.monthrange(year, month)[1])
-        return local.replace(year=year, month=month, day=day)
+        day = shift_months(local.date(), int(d.amount))
+        return local.replace(year=day.year, month=day.month, day=day.day)
     return start + d.amount
 
 
@@ -793,9 +800,8 @@ def _unknown(calendar: str | None, start: datetime | None, stop: datetime | None
 def _minus(anchor: datetime, d: Duration, tz) -> datetime:
     if d.kind == MONTH:
         local = anchor.astimezone(tz)
-        months = local.year * 12 + local.month - 1 - int(d.amount)
-        year, month = divmod(months, 12)
-        return local.replace(year=year, month=month + 1, day=min(local.day, _months.monthrange(year, month + 1)[1]))
+        day = shift_months(local.date(), -int(d.amount))
+        return local.replace(year=day.year, month=day.month, day=day.day)
     return anchor - d.amount
 
 

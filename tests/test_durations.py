@@ -136,3 +136,24 @@ def test_str_round_trips(duration: Duration) -> None:
     again = parse_duration(str(duration))
     assert again == duration
     assert str(again) == str(duration)
+
+
+SHIFTS = [
+    # (id, day, months, expected)
+    ("same-day", "2024-03-15", 1, "2024-04-15"),
+    ("clamped-leap", "2024-01-31", 1, "2024-02-29"),
+    ("clamped-common", "2025-01-31", 1, "2025-02-28"),
+    ("across-year", "2024-11-30", 3, "2025-02-28"),
+    ("backwards", "2024-03-31", -1, "2024-02-29"),
+    ("backwards-across-year", "2024-01-15", -13, "2022-12-15"),
+    ("zero", "2024-05-31", 0, "2024-05-31"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("day", "months", "want"), [s[1:] for s in SHIFTS], ids=[s[0] for s in SHIFTS])
+def test_shift_months_is_the_one_month_arithmetic(day, months, want):
+    from datetime import date
+
+    from engine.durations import shift_months
+
+    assert shift_months(date.fromisoformat(day), months) == date.fromisoformat(want)
