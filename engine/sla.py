@@ -694,6 +694,7 @@ def _status_fields(
     exact = Decimal(used // SECOND) * 100 / Decimal(total // SECOND) if measured_total else Decimal(100)
     out["percent_elapsed"] = str(exact.quantize(Decimal("0.1"), ROUND_HALF_UP))
     out["_percent"] = exact  # thresholds compare the exact share, not the rounded one
+    out["_total"] = measured_total  # the goal's length in the timer's time, for the warning instants
     return out
 
 
@@ -760,24 +761,28 @@ def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops, gaps: _Gaps
         )
     gaps.used(f"timer:{t.id}", t.calendar, start, max((x for x in (due, stop, env.now) if x is not None), default=None))
     pct = entry.pop("_percent", Decimal(0))
+    total = entry.pop("_total", None)
     entry["warnings_reached"] = [w for w in t.warn_at if pct >= w]
     if t.warn_at and start is not None and due is not None and not pauses and uncovered is None:
-        entry["warn_times"] = _warn_times(cal, kind, start, due, t.warn_at, tz)
+        entry["warn_times"] = _warn_times(cal, kind, start, due, total, t.warn_at, tz)
     effects = Effects()
     if entry["status"] == "breached":
         effects = t.on_late if stop is not None and stop <= env.now else t.on_breach
     return entry, effects
 
 
-def _warn_times(cal, kind: str, start: datetime, due: datetime, levels: tuple[int, ...], tz) -> dict[str, str]:
+def _warn_times(
+    cal, kind: str, start: datetime, due: datetime, total: timedelta | None, levels: tuple[int, ...], tz
+) -> dict[str, str]:
     """When each warning level is reached (percent → instant), in the timer's own measure of time, so a
-    register can index a working-day timer's warnings without evaluating the case again."""
+    register can index a working-day timer's warnings without evaluating the case again. `total`: the
+    goal's length already measured for the status (measured here only for a timer not started yet)."""
     out: dict[str, str] = {}
+    working = kind in WORKING_KINDS and cal is not None
     try:
-        total = _measure(cal, kind, start, due, [])
+        total = _measure(cal, kind, start, due, []) if total is None else total
         for level in levels:
             share = total * level / 100
-            working = kind in WORKING_KINDS and cal is not None
             at = cal.add_business_time(start, share) if working else start + share
             out[str(level)] = at.astimezone(tz).isoformat()
     except CalendarNotCovered:
@@ -847,6 +852,7 @@ def _route(policy, spec: SlaSpec, r: Route, env: Env, probes, gaps: _Gaps, stops
             **fields,
         }
         step.pop("_percent", None)
+        step.pop("_total", None)
         steps.append(step)
         late = late or fields["status"] == "breached"
         if current is None and done is None and fields["status"] in ("running", "breached", "paused", "unknown"):

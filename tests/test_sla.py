@@ -842,3 +842,11 @@ def test_a_long_open_pause_keeps_a_business_hour_timer_paused(tmp_path):
     t = both(policy, {"case_id": "p", "facts": facts}, "2025-03-24T10:00:00+08:00")["timers"][0]
     assert t["status"] == "paused"
     assert t["due_at"] == "2025-03-24T16:00:00+08:00"  # the pause ends at `now` at the earliest: 10:00 + 5bh with lunch
+
+
+def test_warn_times_are_the_instants_the_warning_levels_are_reached(decide):
+    # close-case: 13d from Mon 03-03 10:00 with warn_at [50, 75] (calendar time): 50 % is reached at
+    # 03-09 22:00 (the SPANS row "calendar-half"), 75 % at 03-13 04:00 ("calendar-three-quarters")
+    for now in (at("03-03 09:00"), at("03-05 10:00")):  # not started yet / running: the same instants
+        t = entry(decide({"accepted_at": MON}, now), "close-case")
+        assert t["warn_times"] == {"50": at("03-09 22:00"), "75": at("03-13 04:00")}
