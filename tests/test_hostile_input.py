@@ -427,42 +427,27 @@ def test_libyaml_and_pyyaml_compose_alike(path, monkeypatch):
     assert fast[0] == slow[0] and fast[1] == slow[1] and fast[2] == slow[2]
 
 
-def test_the_quick_case_check_agrees_with_the_locating_one():
-    """Every case passes the path-free check; only failures are walked again to be located: both must agree."""
-    from decimal import Decimal
+LOCATED = [
+    # (id, case, code, JSON path of the value that passes the limit)
+    ("surrogate-in-a-list", {"facts": {"tags": ["ok", "x\udfff"]}}, "case-invalid", "$.facts.tags[1]"),
+    ("big-number-deep", {"facts": {"a": {"b": [1, 10**45]}}}, "number-too-long", "$.facts.a.b[1]"),
+    ("non-text-key", {"facts": {"a": {1: "x"}}}, "case-invalid", "$.facts.a"),
+    ("too-deep", {"facts": {"x": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}, "case-too-deep", None),
+    ("within", {"facts": {"a": [1, "文字", {"b": None}], "n": 10**39}}, None, None),
+]  # fmt: skip
 
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
 
-    from engine import limits
-    from engine.case_limits import _located, _within
+@pytest.mark.parametrize(("case", "code", "path"), [c[1:] for c in LOCATED], ids=[c[0] for c in LOCATED])
+def test_case_limits_locate_the_value_that_passes_them(case, code, path):
+    from engine.case_limits import case_shape_problem
     from engine.source import SourceMap
 
-    leaves = st.one_of(
-        st.none(),
-        st.booleans(),
-        st.integers(min_value=-(10**45), max_value=10**45),
-        st.decimals(allow_nan=False, allow_infinity=False).map(Decimal),
-        st.text(max_size=5),
-        st.sampled_from(["\ud800", "x\udfff"]),
-    )
-    values = st.recursive(
-        leaves,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
-        max_leaves=40,
-    )
-    nested = st.integers(min_value=0, max_value=limits.CASE_DEPTH.value + 3).map(lambda n: {"x": _nest(n)})
-
-    @settings(max_examples=400, deadline=None, derandomize=True)
-    @given(st.one_of(values, nested))
-    def agree(case):
-        assert _within(case) == (_located(case, SourceMap(), "<case>") is None)
-
-    agree()
-
-
-def _nest(depth: int):
-    value: object = 1
-    for _ in range(depth):
-        value = [value]
-    return value
+    problem = case_shape_problem(case, SourceMap(), "<case>")
+    if code is None:
+        assert problem is None
+        return
+    assert problem is not None and problem.code == code
+    if path is not None:
+        assert problem.location.path == path
+    else:
+        assert problem.location.path.startswith("$.facts.x[0][0]")
