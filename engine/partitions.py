@@ -53,7 +53,10 @@ class PackBundle:
         """Write the files to a private temporary folder and compile them (once per process: see `policy_of`)."""
         from .compiler import load_policy
 
-        folder = Path(tempfile.mkdtemp(prefix="zhidu-pack-")) / self.name
+        # Kept for the life of the process (forms and templates are read from it later), removed at exit.
+        holder = tempfile.TemporaryDirectory(prefix="zhidu-pack-")
+        _FOLDERS.append(holder)
+        folder = Path(holder.name) / self.name
         for path, text in self.files:
             target = folder / path
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +65,7 @@ class PackBundle:
 
 
 _POLICIES: dict[str, Policy] = {}
+_FOLDERS: list[tempfile.TemporaryDirectory[str]] = []
 _LOCK = threading.Lock()
 
 
