@@ -495,10 +495,14 @@ class _Gaps:
             }
         )
 
-    def used(self, source: str, cal_id: str | None, first: datetime | None, last: datetime | None) -> None:
-        """Note the provisional (statutory) years between two instants a timer's arithmetic went through."""
+    def used(self, source: str, cal_id: str | None, first: datetime | None, *ends: datetime | None) -> None:
+        """Note the provisional (statutory) years a timer's arithmetic went through: from its start to the
+        latest of its ends (due time, stop, now). Nothing to do unless the calendar is statutory."""
         cal = self.spec.calendars.get(cal_id or "")
-        if cal is None or first is None or last is None or cal.fallback != "statutory":
+        if cal is None or first is None or cal.fallback != "statutory":
+            return
+        last = max((end for end in ends if end is not None), default=None)
+        if last is None:
             return
         lo, hi = sorted((first.astimezone(cal.tzinfo).year, last.astimezone(cal.tzinfo).year))
         for year in range(lo, hi + 1):
@@ -759,7 +763,7 @@ def _timer(policy, spec: SlaSpec, t: Timer, env: Env, probes, stops, gaps: _Gaps
         gaps.missing(
             f"timer:{t.id}", t.ref, t.calendar, uncovered, f"{entry['status']}, but the time left or late is unknown"
         )
-    gaps.used(f"timer:{t.id}", t.calendar, start, max((x for x in (due, stop, env.now) if x is not None), default=None))
+    gaps.used(f"timer:{t.id}", t.calendar, start, due, stop, env.now)
     pct = entry.pop("_percent", Decimal(0))
     total = entry.pop("_total", None)
     entry["warnings_reached"] = [w for w in t.warn_at if pct >= w]
@@ -840,7 +844,7 @@ def _route(policy, spec: SlaSpec, r: Route, env: Env, probes, gaps: _Gaps, stops
             if uncovered is not None:
                 what = f"step '{s.id}': {fields['status']}, but the time left or late is unknown"
                 gaps.missing(f"route:{r.id}", r.ref, r.calendar, uncovered, what)
-            gaps.used(f"route:{r.id}", r.calendar, started, max((x for x in (due, done, env.now) if x), default=None))
+            gaps.used(f"route:{r.id}", r.calendar, started, due, done, env.now)
         step = {
             "id": s.id,
             "label": s.label.zh,
