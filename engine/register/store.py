@@ -130,7 +130,7 @@ def _dumps(value: Any) -> str:
 # Stored decisions are small JSON documents that repeat the same keys and labels: compressing each against
 # a frozen dictionary (decisions of the bundled packs' examples) makes them about three times smaller than
 # plain zlib. The first byte names the dictionary; v1 must never change once decisions use it.
-_DICTIONARY_V1 = resources.files("engine.register").joinpath("decision-dictionary-v1.bin").read_bytes()
+_DICTIONARY_V1 = resources.files(__package__).joinpath("decision-dictionary-v1.bin").read_bytes()
 
 
 def pack_decision(text: bytes) -> bytes:
