@@ -60,18 +60,17 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, Decimal
-from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import chinese_calendar
 
+from .bundled import load_schema
 from .durations import BUSINESS_HOURS, CALENDAR, KINDS, MONTH, WORKING_DAYS, Duration, parse_duration, shift_months
 from .errors import ZhiduError, did_you_mean, json_path
 from .statutory import statutory_days_off
@@ -103,9 +102,7 @@ _MICROSECOND = timedelta(microseconds=1)
 # A year of consecutive days without hours means the calendar has no working days left: stop, don't spin.
 _MAX_IDLE_DAYS = 400
 
-SPEC_SCHEMA: dict[str, Any] = json.loads(
-    resources.files(__package__).joinpath("schemas/policy.schema.json").read_text(encoding="utf-8")
-)["$defs"]["calendar"]
+SPEC_SCHEMA: dict[str, Any] = load_schema("policy.schema.json")["$defs"]["calendar"]
 
 Path = tuple[str | int, ...]
 Interval = tuple[datetime, datetime]
