@@ -25,8 +25,6 @@ MOVE = "move"
 KEEP = "keep"
 LAST_DAY_OFF = (KEEP, MOVE)
 DAY = timedelta(days=1)
-# days off in a row that a last day can move past before the calendar is treated as broken
-_LONGEST_BREAK = 60
 
 
 def civil_unit_problem(d: Duration) -> str | None:
@@ -46,13 +44,9 @@ def last_day(event_day: date, d: Duration) -> date:
 
 
 def moved_past_days_off(day: date, cal: BusinessCalendar) -> date:
-    """The first working day from `day` on (第二百零三条); may raise CalendarNotCovered."""
-    out = day
-    for _ in range(_LONGEST_BREAK):
-        if cal.is_working_day(out):
-            return out
-        out += DAY
-    raise ValueError(f"no working day within {_LONGEST_BREAK} days after {day.isoformat()}")
+    """The first working day from `day` on (第二百零三条); may raise CalendarNotCovered (a year without data)
+    or CalendarError (a calendar with no working day left)."""
+    return day if cal.is_working_day(day) else cal.next_working_day(day)
 
 
 def civil_due(
